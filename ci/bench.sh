@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# Throughput and memory benchmark: `fake-smtp serve` against Postfix's `smtp-sink`,
+# both driven by Postfix's `smtp-source` with the same load, inside a loopback-only
+# network namespace. Run on demand; it reports numbers and asserts no thresholds.
+#
+# Usage: ci/bench.sh [--sink-only] [--no-build] [--help]
+#   --sink-only   measure smtp-sink only (no cargo build, fake-smtp columns say "skipped")
+#   --no-build    use the existing target/release/fake-smtp instead of running cargo build
+#
+# Environment:
+#   BENCH_MESSAGES   messages per timed run, all rows (default: 40000 for the rows with a
+#                    connection per message, 200000 for the persistent-session row)
+#   BENCH_WARMUP     untimed messages sent to each fresh server first, same load shape (500)
+#   BENCH_PIN=1      pin the server to CPU 0 and smtp-source to CPU 1 (taskset); off by default
+#   BENCH_FAKE_ARGS  extra arguments for `fake-smtp serve`
+#   BENCH_FAKE_BIN   use this fake-smtp binary instead of building target/release/fake-smtp
+#   BENCH_KEEP=1     keep the work directory (server logs, smtp-source stderr) after success
+#
+# Needs root: it may install the `postfix` package and it uses `unshare -n`.
+set -euo pipefail
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+CI_DIR=$(dirname "$SELF")
+REPO_ROOT=$(dirname "$CI_DIR")
+SMTP_SOURCE=/usr/sbin/smtp-source
+SMTP_SINK=/usr/sbin/smtp-sink
+
+# Loads: id|description|smtp-source options|default message count
+ROWS=(
+  "A|1 KiB, 20 sessions, new connection per message|-s 20|40000"
+  "B|1 KiB, 200 sessions, new connection per message|-s 200|40000"
+  "C|1 KiB, 20 persistent sessions (-d)|-s 20 -d|200000"
+)
+MESSAGE_BYTES=1024
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- outer part (host network)
+
+POLICY_RC_CREATED=0
+WORK_DIR=""
+FAKE_BIN=""
+
+outer_cleanup() {
+  local rc=$?
+  if [[ $POLICY_RC_CREATED == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [[ -n $WORK_DIR && -d $WORK_DIR ]]; then
+    if [[ $rc == 0 && ${BENCH_KEEP:-0} != 1 ]]; then
+      rm -rf "$WORK_DIR"
+    else
+      log "logs kept in $WORK_DIR"
+    fi
+  fi
+  if [[ $rc != 0 ]]; then log "exit status $rc; no table was printed"; fi
+}
+
+postfix_master_pids() {
+  local pid
+  for pid in $(pgrep -x master || true); do
+    if [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == */postfix/* ]]; then echo "$pid"; fi
+  done
+}
+
+ensure_postfix_tools() {
+  if [[ -x $SMTP_SOURCE && -x $SMTP_SINK ]]; then
+    if [[ -n $(postfix_master_pids) ]]; then
+      log "warning: a postfix master process is running (not started by this script)"
+    fi
+    return
+  fi
+  log "installing the postfix package for smtp-source and smtp-sink"
+  # The package's postinst would start the daemon; policy-rc.d exit 101 forbids that.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    POLICY_RC_CREATED=1
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+  fi
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postfix >&2 \
+    || die "apt-get install postfix"
+  if [[ $POLICY_RC_CREATED == 1 ]]; then
+    rm -f /usr/sbin/policy-rc.d
+    POLICY_RC_CREATED=0
+  fi
+  postfix stop 2>/dev/null || true
+  sleep 1
+  [[ -z $(postfix_master_pids) ]] || die "the postfix daemon is running after install: $(pgrep -a master)"
+  local bin
+  for bin in smtp-source smtp-sink; do
+    [[ -x /usr/sbin/$bin ]] || die "$bin not found after install; dpkg -L postfix says: $(dpkg -L postfix | grep "/$bin\$" || echo nothing)"
+  done
+}
+
+build_fake_smtp() {
+  log "building fake-smtp (cargo build --release)"
+  (cd "$REPO_ROOT" && cargo build --release -p fake-server --bin fake-smtp) \
+    || die "cargo build --release -p fake-server --bin fake-smtp"
+}
+
+print_report() {
+  local fake_version="skipped"
+  if [[ -n $FAKE_BIN ]]; then
+    fake_version=$("$FAKE_BIN" --version 2>/dev/null | head -n1 || true)
+    fake_version=${fake_version:-"unknown version"}
+  fi
+  echo "## fake-smtp vs smtp-sink"
+  echo
+  echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -sr) $(uname -m)"
+  echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
+  echo "- fake-smtp: ${fake_version}; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
+  echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per row, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; peak RSS is VmHWM (warm-up included)"
+  echo "- CPU pinning: $([[ ${BENCH_PIN:-0} == 1 ]] && echo 'server on CPU 0, smtp-source on CPU 1' || echo none)"
+  echo
+  awk -F'\t' -f "$CI_DIR/bench/report.awk" "$WORK_DIR/results.tsv"
+}
+
+outer_main() {
+  local sink_only=0 no_build=0 arg
+  for arg in "$@"; do
+    case $arg in
+      --sink-only) sink_only=1 ;;
+      --no-build) no_build=1 ;;
+      -h | --help) sed -n '2,/^set -euo/p' "$SELF" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown argument: $arg (try --help)" ;;
+    esac
+  done
+  [[ $EUID == 0 ]] || die "run as root (installs packages, uses unshare -n)"
+  trap outer_cleanup EXIT
+
+  ensure_postfix_tools
+  if [[ $sink_only == 0 ]]; then
+    if [[ -n ${BENCH_FAKE_BIN:-} ]]; then
+      FAKE_BIN=$(readlink -f "$BENCH_FAKE_BIN")
+    else
+      if [[ $no_build == 0 ]]; then build_fake_smtp; fi
+      FAKE_BIN="$REPO_ROOT/target/release/fake-smtp"
+    fi
+    [[ -x $FAKE_BIN ]] || die "$FAKE_BIN is missing"
+  fi
+
+  WORK_DIR=$(mktemp -d /tmp/fake-smtp-bench.XXXXXX)
+  log "running the loads in a loopback-only network namespace"
+  # In the background, so that a signal to this script is passed on at once (bash runs traps
+  # only between foreground commands); the inner part then stops what it started.
+  local rc=0
+  unshare -n -- bash "$SELF" --inner "$WORK_DIR" "$FAKE_BIN" &
+  INNER_PID=$!
+  trap 'kill -TERM "$INNER_PID" 2>/dev/null || true' INT TERM
+  wait "$INNER_PID" || rc=$?
+  while kill -0 "$INNER_PID" 2>/dev/null; do wait "$INNER_PID" || rc=$?; done
+  trap - INT TERM
+  ((rc == 0)) || die "the measurements failed (see above)"
+  print_report
+}
+
+# ---------------------------------------------------------------- inner part (own netns)
+
+SERVER_PID=""
+SOURCE_PID=""
+NEXT_PORT=20000
+
+inner_cleanup() {
+  if [[ -n $SOURCE_PID ]]; then kill -TERM "$SOURCE_PID" 2>/dev/null || true; fi
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    sleep 0.5
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+
+# Prefix for a command pinned to one CPU, when BENCH_PIN=1. Not a function: a server must
+# be the direct child of this shell, so that $! is its pid (taskset execs its command).
+pin_prefix() { # cpu
+  if [[ ${BENCH_PIN:-0} == 1 ]]; then echo "taskset -c $1"; fi
+}
+
+# A port no socket in this namespace uses, in any state (so no TIME_WAIT leftovers either).
+# Ports stay below the ephemeral range, so smtp-source's own ports never collide.
+pick_free_port() { # sets PORT
+  local hex
+  while :; do
+    NEXT_PORT=$((NEXT_PORT + 1))
+    hex=$(printf '%04X' "$NEXT_PORT")
+    if ! awk -v p=":$hex" 'NR > 1 && (substr($2, length($2) - 4) == p || substr($3, length($3) - 4) == p) {found = 1} END {exit !found}' /proc/net/tcp; then
+      PORT=$NEXT_PORT
+      return
+    fi
+  done
+}
+
+wait_listening() { # pid port log
+  local pid=$1 hex deadline
+  hex=$(printf '%04X' "$2")
+  deadline=$((SECONDS + 15))
+  until awk -v p="0100007F:$hex" 'NR > 1 && $2 == p && $4 == "0A" {found = 1} END {exit !found}' /proc/net/tcp; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$3" >&2; die "server exited before listening on port $2"; }
+    ((SECONDS < deadline)) || { tail -n 20 "$3" >&2; die "server not listening on port $2 after 15 s"; }
+    sleep 0.05
+  done
+}
+
+start_server() { # server port log
+  local server=$1 port=$2 log_file=$3
+  local cmd
+  read -ra cmd <<<"$(pin_prefix 0)"
+  # shellcheck disable=SC2206 # BENCH_FAKE_ARGS is a list of words on purpose
+  case $server in
+    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --max-connections 1000 ${BENCH_FAKE_ARGS:-}) ;;
+    # -u is mandatory as root; -m raises the default cap of 256 simultaneous connections.
+    smtp-sink) cmd+=("$SMTP_SINK" -u nobody -m 1000 "127.0.0.1:$port" 1024) ;;
+  esac
+  "${cmd[@]}" >"$log_file" 2>&1 &
+  SERVER_PID=$!
+  wait_listening "$SERVER_PID" "$port" "$log_file"
+}
+
+stop_server() { # server log
+  local rc=0 i
+  kill -TERM "$SERVER_PID"
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+    die "$1 did not exit within 10 s of SIGTERM"
+  fi
+  wait "$SERVER_PID" || rc=$?
+  SERVER_PID=""
+  # 143 = killed by SIGTERM (smtp-sink has no handler); anything else is a crash or an error.
+  if [[ $rc != 0 && $rc != 143 ]]; then
+    tail -n 20 "$2" >&2
+    die "$1 exited with status $rc after SIGTERM"
+  fi
+}
+
+run_source() { # label port messages options...
+  local label=$1 port=$2 messages=$3 rc=0
+  shift 3
+  local err="$WORK_DIR/$label.smtp-source.stderr"
+  # shellcheck disable=SC2046 # pin_prefix is a list of words on purpose
+  $(pin_prefix 1) "$SMTP_SOURCE" "$@" -m "$messages" -l "$MESSAGE_BYTES" -M localhost "127.0.0.1:$port" \
+    >/dev/null 2>"$err" &
+  SOURCE_PID=$!
+  wait "$SOURCE_PID" || rc=$?
+  SOURCE_PID=""
+  # smtp-source aborts (exit 1, "fatal:" on stderr) on an unexpected reply or a lost
+  # connection; any stderr output at all is treated as a failure.
+  if [[ $rc != 0 || -s $err ]]; then
+    head -n 20 "$err" >&2
+    die "smtp-source ($label, $messages messages) exited with status $rc$([[ -s $err ]] && echo ' and wrote to stderr')"
+  fi
+}
+
+measure() { # row-id description options default-count server
+  local id=$1 desc=$2 opts=$3 messages=${BENCH_MESSAGES:-$4} server=$5
+  local port log_file start end hwm
+  pick_free_port
+  port=$PORT
+  log_file="$WORK_DIR/$id.$server.log"
+  log "row $id, $server: port $port, $messages messages ($desc)"
+  start_server "$server" "$port" "$log_file"
+  # shellcheck disable=SC2086 # the load options are words on purpose
+  run_source "$id.$server.warmup" "$port" "${BENCH_WARMUP:-500}" $opts
+  start=$EPOCHREALTIME
+  # shellcheck disable=SC2086
+  run_source "$id.$server" "$port" "$messages" $opts
+  end=$EPOCHREALTIME
+  kill -0 "$SERVER_PID" 2>/dev/null || die "$server died during the run"
+  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+  stop_server "$server" "$log_file"
+  awk -v s="$start" -v e="$end" -v n="$messages" -v id="$id" -v d="$desc" -v srv="$server" -v h="$hwm" \
+    'BEGIN {t = e - s; printf "%s\t%s\t%s\t%d\t%.3f\t%.1f\t%d\n", id, d, srv, n, t, n / t, h}' \
+    >>"$WORK_DIR/results.tsv"
+  log "  $(tail -n 1 "$WORK_DIR/results.tsv" | awk -F'\t' '{printf "%.2f s, %.0f msg/s, peak RSS %.1f MiB", $5, $6, $7 / 1024}')"
+}
+
+inner_main() {
+  [[ -d $WORK_DIR ]] || die "--inner is for ci/bench.sh itself"
+  ip link set lo up
+  # Only the loopback device exists here, so nothing can leave the machine.
+  [[ $(ip -o link show | wc -l) == 1 ]] || die "unexpected network devices in the namespace: $(ip -o link show)"
+  ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+  (($(ulimit -n) >= 1024)) || die "open file limit $(ulimit -n) is too low for 200 sessions"
+  trap inner_cleanup EXIT
+  trap 'log interrupted; exit 130' INT TERM
+
+  local servers=(smtp-sink) row id desc opts count server
+  [[ -n $FAKE_BIN ]] && servers=(fake-smtp smtp-sink)
+  : >"$WORK_DIR/results.tsv"
+  for row in "${ROWS[@]}"; do
+    IFS='|' read -r id desc opts count <<<"$row"
+    for server in "${servers[@]}"; do
+      measure "$id" "$desc" "$opts" "$count" "$server"
+    done
+  done
+}
+
+if [[ ${1:-} == --inner ]]; then
+  WORK_DIR=${2:-}
+  FAKE_BIN=${3:-}
+  inner_main
+else
+  outer_main "$@"
+fi

@@ -1,0 +1,522 @@
+//! Message content: the DATA decoder (RFC 5321 §4.1.1.4, §4.5.2) and the BDAT chunk reader
+//! (RFC 3030), with what they observed that a conformance check cares about.
+//!
+//! End of data is recognised only on the exact octets CR LF "." CR LF, where the first CRLF may
+//! be the one that ended the DATA command (S-5321-EOD-ONLY-CRLF-DOT-CRLF). The look-alikes used
+//! for SMTP smuggling (CVE-2023-51764/5/6) are content, and are reported with their offsets.
+
+use serde::{Deserialize, Serialize};
+
+/// An end-of-data look-alike seen in the content (C-5321-SMUGGLE-EOD).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lookalike {
+    #[serde(rename = "LF.LF")]
+    LfDotLf,
+    #[serde(rename = "LF.CRLF")]
+    LfDotCrLf,
+    #[serde(rename = "CRLF.LF")]
+    CrLfDotLf,
+    #[serde(rename = "CR.CRLF")]
+    CrDotCrLf,
+    #[serde(rename = "CR.LF")]
+    CrDotLf,
+    #[serde(rename = "CR.CR")]
+    CrDotCr,
+    #[serde(rename = "CRLF.CR")]
+    CrLfDotCr,
+    #[serde(rename = "LF.CR")]
+    LfDotCr,
+}
+
+impl Lookalike {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lookalike::LfDotLf => "<LF>.<LF>",
+            Lookalike::LfDotCrLf => "<LF>.<CR><LF>",
+            Lookalike::CrLfDotLf => "<CR><LF>.<LF>",
+            Lookalike::CrDotCrLf => "<CR>.<CR><LF>",
+            Lookalike::CrDotLf => "<CR>.<LF>",
+            Lookalike::CrDotCr => "<CR>.<CR>",
+            Lookalike::CrLfDotCr => "<CR><LF>.<CR>",
+            Lookalike::LfDotCr => "<LF>.<CR>",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookalikeAt {
+    pub kind: Lookalike,
+    /// Offset of the sequence's last octet in the raw content.
+    pub offset: u64,
+}
+
+/// Observations on one message's content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentReport {
+    /// Octets received on the wire for the content (before dot-unstuffing, without the final
+    /// `.` line).
+    pub wire_octets: u64,
+    /// Octets of the message after unstuffing.
+    pub octets: u64,
+    pub bare_cr: u64,
+    pub bare_lf: u64,
+    /// Longest line in octets, without its line end.
+    pub longest_line: u64,
+    /// Lines longer than the text-line limit (RFC 5321 §4.5.3.1.6: 1000 with CRLF).
+    pub long_lines: u64,
+    pub eight_bit: bool,
+    pub nul: bool,
+    pub lookalikes: Vec<LookalikeAt>,
+    /// Lines whose leading dot was removed (S-5321-DOT-UNSTUFF).
+    pub unstuffed_dots: u64,
+}
+
+impl ContentReport {
+    pub fn has_bare_line_ends(&self) -> bool {
+        self.bare_cr > 0 || self.bare_lf > 0
+    }
+}
+
+/// At most this many look-alikes are kept per message (the count keeps going).
+const MAX_LOOKALIKES: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    LineStart,
+    Text,
+    /// A CR was seen and not yet emitted.
+    Cr,
+    /// CRLF "." at the start of a line.
+    Dot,
+    /// CRLF "." CR.
+    DotCr,
+    Done,
+}
+
+/// Line statistics shared by the DATA decoder and the BDAT reader.
+#[derive(Debug, Clone)]
+struct LineStats {
+    text_line_limit: u64,
+    line_len: u64,
+    report: ContentReport,
+    /// The last raw octets, oldest first, for look-alike detection.
+    tail: [u8; 5],
+}
+
+impl LineStats {
+    fn new(text_line_limit: usize) -> LineStats {
+        LineStats {
+            text_line_limit: text_line_limit.saturating_sub(2) as u64,
+            line_len: 0,
+            report: ContentReport::default(),
+            // As if the CRLF that ended the command line had just been read.
+            tail: [0, 0, 0, b'\r', b'\n'],
+        }
+    }
+
+    fn push_raw(&mut self, bytes: &[u8]) {
+        const TAIL: usize = 5;
+        if bytes.len() >= TAIL {
+            self.tail.copy_from_slice(&bytes[bytes.len() - TAIL..]);
+        } else {
+            self.tail.rotate_left(bytes.len());
+            self.tail[TAIL - bytes.len()..].copy_from_slice(bytes);
+        }
+        self.report.wire_octets += bytes.len() as u64;
+    }
+
+    fn text_run(&mut self, run: &[u8]) {
+        self.line_len += run.len() as u64;
+        if !self.report.eight_bit && run.iter().any(|&b| b >= 0x80) {
+            self.report.eight_bit = true;
+        }
+        if !self.report.nul && memchr::memchr(0, run).is_some() {
+            self.report.nul = true;
+        }
+    }
+
+    fn end_line(&mut self) {
+        self.report.longest_line = self.report.longest_line.max(self.line_len);
+        if self.line_len > self.text_line_limit {
+            self.report.long_lines += 1;
+        }
+        self.line_len = 0;
+    }
+
+    fn lookalike(&mut self, kind: Lookalike) {
+        if self.report.lookalikes.len() < MAX_LOOKALIKES {
+            let offset = self.report.wire_octets.saturating_sub(1);
+            self.report.lookalikes.push(LookalikeAt { kind, offset });
+        }
+    }
+
+    /// Called after a LF was pushed: look-alikes ending in LF.
+    fn check_lf(&mut self) {
+        let before_first_lf_not_cr = |t: &[u8; 5], at: usize| t[at] != b'\r';
+        let tail = self.tail;
+        if tail[2..] == *b"\n.\n" && before_first_lf_not_cr(&tail, 1) {
+            self.lookalike(Lookalike::LfDotLf);
+        } else if tail[1..] == *b"\n.\r\n" && before_first_lf_not_cr(&tail, 0) {
+            self.lookalike(Lookalike::LfDotCrLf);
+        } else if tail[1..] == *b"\r\n.\n" {
+            self.lookalike(Lookalike::CrLfDotLf);
+        } else if tail[1..] == *b"\r.\r\n" {
+            self.lookalike(Lookalike::CrDotCrLf);
+        } else if tail[2..] == *b"\r.\n" {
+            self.lookalike(Lookalike::CrDotLf);
+        }
+    }
+
+    /// Called when the CR at the end of the tail turned out to be bare.
+    fn check_bare_cr(&mut self) {
+        let tail = self.tail;
+        if tail[1..] == *b"\r\n.\r" {
+            self.lookalike(Lookalike::CrLfDotCr);
+        } else if tail[2..] == *b"\n.\r" && tail[1] != b'\r' {
+            self.lookalike(Lookalike::LfDotCr);
+        } else if tail[2..] == *b"\r.\r" {
+            self.lookalike(Lookalike::CrDotCr);
+        }
+    }
+}
+
+/// Decodes DATA content: removes dot-stuffing, finds the end, and reports what it saw. The
+/// message is kept up to `max_size` octets; past that it is only counted, so a client cannot
+/// make the server hold more than the limit.
+#[derive(Debug, Clone)]
+pub struct DataDecoder {
+    state: State,
+    stats: LineStats,
+    content: Vec<u8>,
+    max_size: u64,
+}
+
+impl DataDecoder {
+    /// `max_size` 0 means no limit.
+    pub fn new(max_size: u64, text_line_limit: usize) -> DataDecoder {
+        DataDecoder {
+            state: State::LineStart,
+            stats: LineStats::new(text_line_limit),
+            content: Vec::new(),
+            max_size: if max_size == 0 { u64::MAX } else { max_size },
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// True when the content passed `max_size`.
+    pub fn is_oversized(&self) -> bool {
+        self.stats.report.octets > self.max_size
+    }
+
+    pub fn report(&self) -> &ContentReport {
+        &self.stats.report
+    }
+
+    /// Takes the decoded content and the report (meaningful once done).
+    pub fn finish(self) -> (Vec<u8>, ContentReport) {
+        (self.content, self.stats.report)
+    }
+
+    fn emit(&mut self, bytes: &[u8]) {
+        let report = &mut self.stats.report;
+        report.octets += bytes.len() as u64;
+        if report.octets <= self.max_size {
+            self.content.extend_from_slice(bytes);
+        }
+    }
+
+    /// Feeds raw octets; returns how many were consumed. Fewer than `input.len()` only when the
+    /// end of data was reached: the rest belongs to the next command.
+    pub fn feed(&mut self, input: &[u8]) -> usize {
+        let mut i = 0;
+        while i < input.len() && self.state != State::Done {
+            if self.state == State::Text {
+                // Fast path: copy up to the next CR or LF in one go.
+                let rest = &input[i..];
+                let run_len = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+                if run_len > 0 {
+                    let run = &rest[..run_len];
+                    self.stats.text_run(run);
+                    self.stats.push_raw(run);
+                    self.emit(run);
+                    i += run_len;
+                    continue;
+                }
+            }
+            let byte = input[i];
+            i += 1;
+            self.stats.push_raw(&[byte]);
+            self.step(byte);
+        }
+        i
+    }
+
+    fn step(&mut self, byte: u8) {
+        match (self.state, byte) {
+            (State::Done, _) => {}
+            (State::Cr, b'\n') => {
+                self.emit(b"\r\n");
+                self.stats.end_line();
+                self.stats.check_lf();
+                self.state = State::LineStart;
+            }
+            (State::Cr, _) => {
+                // The pending CR was bare: emit it, then handle this octet as text.
+                self.bare_cr();
+                self.emit(b"\r");
+                self.stats.line_len += 1;
+                self.state = State::Text;
+                self.text_byte(byte);
+            }
+            (State::LineStart, b'.') => self.state = State::Dot,
+            (State::Dot, b'\r') => self.state = State::DotCr,
+            (State::Dot, _) => {
+                // A stuffed dot: drop it (S-5321-DOT-UNSTUFF), keep the octet.
+                self.stats.report.unstuffed_dots += 1;
+                self.stats.line_len += 1;
+                self.state = State::Text;
+                self.text_byte(byte);
+            }
+            (State::DotCr, b'\n') => {
+                // The final ".\r\n" is not content.
+                self.stats.report.wire_octets -= 3;
+                self.state = State::Done;
+            }
+            (State::DotCr, _) => {
+                // CRLF "." CR x: the dot was stuffing, the CR is bare.
+                self.stats.report.unstuffed_dots += 1;
+                self.stats.line_len += 1;
+                self.bare_cr();
+                self.emit(b"\r");
+                self.stats.line_len += 1;
+                self.state = State::Text;
+                self.text_byte(byte);
+            }
+            (State::LineStart | State::Text, _) => self.text_byte(byte),
+        }
+    }
+
+    /// Records a bare CR. The octet after it is already in the tail; look-alikes ending in the
+    /// CR are judged on the tail without it.
+    fn bare_cr(&mut self) {
+        self.stats.report.bare_cr += 1;
+        let saved = self.stats.tail;
+        self.stats.tail.rotate_right(1);
+        self.stats.tail[0] = 0;
+        self.stats.check_bare_cr();
+        self.stats.tail = saved;
+    }
+
+    fn text_byte(&mut self, byte: u8) {
+        match byte {
+            b'\r' => self.state = State::Cr,
+            b'\n' => {
+                self.stats.report.bare_lf += 1;
+                self.emit(b"\n");
+                self.stats.end_line();
+                self.stats.check_lf();
+                self.state = State::Text;
+            }
+            _ => {
+                self.stats.text_run(&[byte]);
+                self.emit(&[byte]);
+                self.state = State::Text;
+            }
+        }
+    }
+}
+
+/// Reads BDAT chunks (RFC 3030 §2): exactly the announced octets, no dot-stuffing, no end
+/// marker. Keeps the message up to `max_size` and reports line ends like the DATA decoder.
+#[derive(Debug, Clone)]
+pub struct ChunkReader {
+    stats: LineStats,
+    pending_cr: bool,
+    content: Vec<u8>,
+    max_size: u64,
+    remaining: u64,
+}
+
+impl ChunkReader {
+    pub fn new(max_size: u64, text_line_limit: usize) -> ChunkReader {
+        ChunkReader {
+            stats: LineStats::new(text_line_limit),
+            pending_cr: false,
+            content: Vec::new(),
+            max_size: if max_size == 0 { u64::MAX } else { max_size },
+            remaining: 0,
+        }
+    }
+
+    /// Starts reading a chunk of `size` octets.
+    pub fn start_chunk(&mut self, size: u64) {
+        self.remaining = size;
+    }
+
+    /// Octets of the current chunk still to come.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    pub fn is_oversized(&self) -> bool {
+        self.stats.report.octets > self.max_size
+    }
+
+    pub fn report(&self) -> &ContentReport {
+        &self.stats.report
+    }
+
+    /// Takes the content and the report, counting a trailing CR as bare.
+    pub fn finish(mut self) -> (Vec<u8>, ContentReport) {
+        if self.pending_cr {
+            self.stats.report.bare_cr += 1;
+        }
+        self.stats.end_line();
+        (self.content, self.stats.report)
+    }
+
+    /// Feeds octets of the current chunk; returns how many belonged to it.
+    pub fn feed(&mut self, input: &[u8]) -> usize {
+        let take = input
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let chunk = &input[..take];
+        self.remaining -= take as u64;
+        self.inspect(chunk);
+        let report = &mut self.stats.report;
+        report.octets += take as u64;
+        if report.octets <= self.max_size {
+            self.content.extend_from_slice(chunk);
+        }
+        take
+    }
+
+    fn inspect(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if rest[0] == b'\n' {
+                    self.stats.push_raw(b"\n");
+                    self.stats.end_line();
+                    rest = &rest[1..];
+                    continue;
+                }
+                self.stats.report.bare_cr += 1;
+                self.stats.line_len += 1;
+            }
+            let run_len = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+            self.stats.text_run(&rest[..run_len]);
+            self.stats.push_raw(&rest[..run_len]);
+            match rest.get(run_len) {
+                Some(b'\r') => {
+                    self.stats.push_raw(b"\r");
+                    self.pending_cr = true;
+                }
+                Some(_) => {
+                    self.stats.push_raw(b"\n");
+                    self.stats.report.bare_lf += 1;
+                    self.stats.end_line();
+                }
+                None => {}
+            }
+            rest = &rest[(run_len + 1).min(rest.len())..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(input: &[u8]) -> (Vec<u8>, ContentReport, usize) {
+        let mut decoder = DataDecoder::new(0, 1000);
+        let consumed = decoder.feed(input);
+        assert!(decoder.is_done(), "not done: {input:?}");
+        let (content, report) = decoder.finish();
+        (content, report, consumed)
+    }
+
+    #[test]
+    fn unstuffs_and_stops_at_the_exact_terminator() {
+        let (content, report, consumed) =
+            decode(b"Subject: x\r\n\r\n..leading dot\r\n.\r\nQUIT\r\n");
+        assert_eq!(content, b"Subject: x\r\n\r\n.leading dot\r\n");
+        assert_eq!(consumed, 32);
+        assert_eq!(report.unstuffed_dots, 1);
+        assert_eq!(report.octets, content.len() as u64);
+        assert!(!report.has_bare_line_ends());
+    }
+
+    #[test]
+    fn empty_message_ends_at_once() {
+        let (content, report, consumed) = decode(b".\r\n");
+        assert_eq!((content.len(), consumed, report.wire_octets), (0, 3, 0));
+    }
+
+    #[test]
+    fn lookalikes_are_content_and_reported() {
+        let cases: [(&[u8], Lookalike); 8] = [
+            (b"a\n.\nb", Lookalike::LfDotLf),
+            (b"a\n.\r\nb", Lookalike::LfDotCrLf),
+            (b"a\r\n.\nb", Lookalike::CrLfDotLf),
+            (b"a\r.\r\nb", Lookalike::CrDotCrLf),
+            (b"a\r.\nb", Lookalike::CrDotLf),
+            (b"a\r.\rb", Lookalike::CrDotCr),
+            (b"a\r\n.\rb", Lookalike::CrLfDotCr),
+            (b"a\n.\rb", Lookalike::LfDotCr),
+        ];
+        for (body, kind) in cases {
+            let mut input = body.to_vec();
+            input.extend_from_slice(b"\r\n.\r\n");
+            for chunk in 1..=input.len() {
+                let mut decoder = DataDecoder::new(0, 1000);
+                let mut consumed = 0;
+                for piece in input.chunks(chunk) {
+                    consumed += decoder.feed(piece);
+                }
+                assert!(decoder.is_done());
+                assert_eq!(consumed, input.len());
+                let (_, report) = decoder.finish();
+                let kinds: Vec<_> = report.lookalikes.iter().map(|l| l.kind).collect();
+                assert_eq!(kinds, [kind], "{body:?} in chunks of {chunk}");
+                assert!(report.has_bare_line_ends(), "{body:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_long_lines_and_eight_bit() {
+        let mut input = vec![b'x'; 1200];
+        input.extend_from_slice("\r\né\r\n.\r\n".as_bytes());
+        let (_, report, _) = decode(&input);
+        assert_eq!((report.long_lines, report.longest_line), (1, 1200));
+        assert!(report.eight_bit);
+    }
+
+    #[test]
+    fn oversized_content_is_counted_not_kept() {
+        let mut decoder = DataDecoder::new(10, 1000);
+        decoder.feed(b"0123456789abcdef\r\n.\r\n");
+        assert!(decoder.is_done() && decoder.is_oversized());
+        let (content, report) = decoder.finish();
+        assert!(content.len() <= 10);
+        assert_eq!(report.octets, 18);
+    }
+
+    #[test]
+    fn chunk_reader_counts_exactly() {
+        let mut reader = ChunkReader::new(0, 1000);
+        reader.start_chunk(5);
+        assert_eq!(reader.feed(b"ab\r\ncdef"), 5);
+        assert_eq!(reader.remaining(), 0);
+        reader.start_chunk(3);
+        assert_eq!(reader.feed(b"d\ne"), 3);
+        let (content, report) = reader.finish();
+        assert_eq!(content, b"ab\r\ncd\ne");
+        assert_eq!((report.bare_lf, report.bare_cr), (1, 0));
+    }
+}

@@ -1,0 +1,490 @@
+//! The default answer to each command (RFC 5321 §4.1, §4.3.2 and the checklist's Part B), and
+//! the state change each one makes when it is accepted.
+
+use super::*;
+use crate::address::ForwardPath;
+use crate::command::{CommandError, Verb};
+use crate::params::{Body, MailParam, RcptParam};
+
+/// The state change a command makes if the reply accepts it (2xx or 3xx). Deciding the change
+/// apart from the reply lets a policy accept what the default would refuse, or the reverse.
+#[derive(Debug)]
+pub(super) enum Effect {
+    None,
+    Hello { domain: String, esmtp: bool },
+    Mail(Transaction),
+    Rcpt(Recipient),
+    StartData,
+    Reset,
+    Quit,
+}
+
+impl<P: Policy> Session<P> {
+    pub(super) fn handle_line(&mut self, line: &[u8], ending: LineEnding) {
+        self.commands += 1;
+        self.transcript.client_line(self.now, line);
+        if ending == LineEnding::BareLf && !self.noted_bare_lf {
+            self.noted_bare_lf = true;
+            self.transcript.note(
+                self.now,
+                Some("C-5321-LINE-CRLF"),
+                "command line ended with a bare LF (accepted)",
+            );
+        }
+        let command = match Command::parse(line) {
+            Ok(command) => command,
+            Err(error) => {
+                let default = self.reply_to_error(&error);
+                let response = self.ask(
+                    &DecisionPoint::InvalidCommand {
+                        line,
+                        error: &error,
+                    },
+                    default,
+                );
+                self.respond(response, Effect::None, true);
+                return;
+            }
+        };
+        if line.len() + 2 > self.line_limit_for(command.verb()) {
+            self.transcript.note(
+                self.now,
+                Some("C-5321-CMD-LINE-512"),
+                format!("{} line of {} octets", command.verb(), line.len() + 2),
+            );
+            let default = self.reply(500, (5, 5, 2), "Line too long");
+            let response = self.ask(&DecisionPoint::LineTooLong, default);
+            self.respond(response, Effect::None, true);
+            return;
+        }
+        if let Command::Bdat { size, last } = command {
+            if self.advertised("CHUNKING") && !self.refused {
+                self.start_chunk(command, size, last);
+                return;
+            }
+        }
+        let (default, effect) = self.evaluate(&command);
+        let flush = !is_bufferable(&command);
+        let response = self.ask(&DecisionPoint::Command(&command), default);
+        self.respond(response, effect, flush);
+    }
+
+    /// Applies the effect if the response accepts the command, then queues its steps.
+    pub(super) fn respond(&mut self, response: Response, effect: Effect, flush: bool) {
+        let positive = response.is_positive();
+        let first_reply = response.steps.iter().find_map(|s| match s {
+            Step::Reply(reply) => Some(reply.clone()),
+            _ => None,
+        });
+        self.queue_response(response.steps, flush);
+        if !positive {
+            return;
+        }
+        match effect {
+            Effect::None => {}
+            Effect::Hello { domain, esmtp } => {
+                let extensions = match (&first_reply, esmtp) {
+                    (Some(reply), true) => Extensions::from_ehlo_lines(&reply.lines),
+                    _ => Extensions::default(),
+                };
+                let allowance = config::parameter_allowance(&extensions);
+                let mut max_line = self.config.command_line_limit + allowance;
+                if extensions.has("AUTH") {
+                    max_line = max_line.max(self.config.auth_line_limit);
+                }
+                self.framer.set_max_line(max_line);
+                self.hello = Some(Hello {
+                    domain,
+                    esmtp,
+                    extensions,
+                });
+                self.reset_transaction();
+            }
+            Effect::Mail(transaction) => self.transaction = Some(transaction),
+            Effect::Rcpt(recipient) => {
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.recipients.push(recipient);
+                }
+            }
+            Effect::StartData => {
+                self.phase = Phase::Data(Box::new(DataDecoder::new(
+                    self.config.max_message_size,
+                    self.config.text_line_limit,
+                )));
+            }
+            Effect::Reset => self.reset_transaction(),
+            Effect::Quit => self.pending.push_back(Pending::Close(CloseReason::Quit)),
+        }
+    }
+
+    fn reset_transaction(&mut self) {
+        self.transaction = None;
+        self.bdat = None;
+        self.bdat_failed = false;
+    }
+
+    fn advertised(&self, keyword: &str) -> bool {
+        self.hello
+            .as_ref()
+            .is_some_and(|h| h.extensions.has(keyword))
+    }
+
+    fn line_limit_for(&self, verb: Verb) -> usize {
+        let base = self.config.command_line_limit;
+        match verb {
+            Verb::Auth if self.advertised("AUTH") => self.config.auth_line_limit,
+            Verb::Mail | Verb::Rcpt => {
+                base + self
+                    .hello
+                    .as_ref()
+                    .map_or(0, |h| config::parameter_allowance(&h.extensions))
+            }
+            _ => base,
+        }
+    }
+
+    fn reply_to_error(&self, error: &CommandError) -> Reply {
+        match error {
+            CommandError::Empty => self.reply(500, (5, 5, 2), "Syntax error, command unrecognized"),
+            CommandError::InvalidCharacter => {
+                self.reply(500, (5, 5, 2), "Syntax error - invalid character")
+            }
+            CommandError::UnknownVerb(_) => self.reply(500, (5, 5, 2), "Command unrecognized"),
+            CommandError::NotImplemented(_) => {
+                self.reply(502, (5, 5, 1), "Command not implemented")
+            }
+            // RFC 2034 §3: no enhanced code on replies to EHLO and HELO.
+            CommandError::Syntax {
+                verb: Verb::Ehlo, ..
+            } => Reply::new(501, None, "Syntax: EHLO hostname"),
+            CommandError::Syntax {
+                verb: Verb::Helo, ..
+            } => Reply::new(501, None, "Syntax: HELO hostname"),
+            CommandError::Syntax { problem, .. } => {
+                self.reply(501, (5, 5, 4), format!("Syntax error: {problem}"))
+            }
+            CommandError::ReversePath(e) => {
+                self.reply(501, (5, 1, 7), format!("Bad sender address syntax: {e}"))
+            }
+            CommandError::ForwardPath(e) => {
+                self.reply(501, (5, 1, 3), format!("Bad recipient address syntax: {e}"))
+            }
+            CommandError::Parameter { error, .. } => self.reply(
+                501,
+                (5, 5, 4),
+                format!("Syntax error in parameters: {error}"),
+            ),
+        }
+    }
+
+    fn bad_sequence(&self, text: &str) -> Reply {
+        self.reply(503, (5, 5, 1), text)
+    }
+
+    /// The RFC default for a command that parsed, with the change it makes if accepted.
+    fn evaluate(&self, command: &Command) -> (Reply, Effect) {
+        if self.refused && !matches!(command, Command::Quit) {
+            // RFC 5321 §3.1: after a 554 greeting, 503 to everything but QUIT.
+            return (self.bad_sequence("Bad sequence of commands"), Effect::None);
+        }
+        let host = &self.config.hostname;
+        match command {
+            Command::Ehlo { domain } => (
+                self.ehlo_reply(domain),
+                Effect::Hello {
+                    domain: domain.clone(),
+                    esmtp: true,
+                },
+            ),
+            Command::Helo { domain } => (
+                // RFC 5321 §3.2: never the extended reply to HELO.
+                Reply::new(250, None, format!("{host} greets {domain}")),
+                Effect::Hello {
+                    domain: domain.clone(),
+                    esmtp: false,
+                },
+            ),
+            Command::Mail {
+                reverse_path,
+                params,
+            } => self.evaluate_mail(reverse_path, params),
+            Command::Rcpt {
+                forward_path,
+                params,
+            } => self.evaluate_rcpt(forward_path, params),
+            Command::Data => (self.evaluate_data(), Effect::StartData),
+            Command::Bdat { .. } => (
+                self.reply(502, (5, 5, 1), "Command not implemented"),
+                Effect::None,
+            ),
+            Command::Rset => (self.reply(250, (2, 0, 0), "Reset OK"), Effect::Reset),
+            Command::Noop { .. } => (self.reply(250, (2, 0, 0), "OK"), Effect::None),
+            Command::Vrfy { .. } => (
+                self.reply(
+                    252,
+                    (2, 0, 0),
+                    "Cannot VRFY user, but will accept message and attempt delivery",
+                ),
+                Effect::None,
+            ),
+            Command::Expn { .. } => (
+                self.reply(502, (5, 5, 1), "Command not implemented"),
+                Effect::None,
+            ),
+            Command::Help { .. } => (
+                self.reply(
+                    214,
+                    (2, 0, 0),
+                    "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
+                ),
+                Effect::None,
+            ),
+            Command::Quit => (
+                self.reply(221, (2, 0, 0), format!("{host} closing connection")),
+                Effect::Quit,
+            ),
+            // Neither is offered until TLS and AUTH are configured on the listener.
+            Command::StartTls | Command::Auth { .. } => (
+                self.reply(502, (5, 5, 1), "Command not implemented"),
+                Effect::None,
+            ),
+        }
+    }
+
+    fn ehlo_reply(&self, domain: &str) -> Reply {
+        let ext = &self.config.extensions;
+        let mut lines = vec![format!("{} greets {domain}", self.config.hostname)];
+        let mut offer = |on: bool, line: &str| {
+            if on {
+                lines.push(line.to_owned());
+            }
+        };
+        offer(ext.pipelining, "PIPELINING");
+        offer(ext.size, &format!("SIZE {}", self.config.max_message_size));
+        offer(ext.eight_bit_mime, "8BITMIME");
+        // RFC 6531 §3.1: SMTPUTF8 needs 8BITMIME; RFC 3030 §3: BINARYMIME needs CHUNKING.
+        offer(ext.smtputf8 && ext.eight_bit_mime, "SMTPUTF8");
+        offer(ext.enhanced_status_codes, "ENHANCEDSTATUSCODES");
+        offer(ext.chunking, "CHUNKING");
+        offer(ext.binary_mime && ext.chunking, "BINARYMIME");
+        offer(ext.dsn, "DSN");
+        offer(ext.help, "HELP");
+        Reply::multiline(250, None, lines)
+    }
+
+    fn evaluate_mail(
+        &self,
+        reverse_path: &crate::address::ReversePath,
+        params: &[MailParam],
+    ) -> (Reply, Effect) {
+        let Some(hello) = &self.hello else {
+            return (self.bad_sequence("Send EHLO or HELO first"), Effect::None);
+        };
+        if self.bdat_failed {
+            return (
+                self.bad_sequence("RSET required after a failed BDAT"),
+                Effect::None,
+            );
+        }
+        if self.transaction.is_some() {
+            return (self.bad_sequence("Nested MAIL command"), Effect::None);
+        }
+        let ext = &hello.extensions;
+        for param in params {
+            let offered = match param {
+                MailParam::Size(_) => ext.has("SIZE"),
+                MailParam::Body(Body::BinaryMime) => ext.has("BINARYMIME"),
+                MailParam::Body(_) => ext.has("8BITMIME"),
+                MailParam::SmtpUtf8 => ext.has("SMTPUTF8"),
+                MailParam::Ret(_) | MailParam::EnvId(_) => ext.has("DSN"),
+                MailParam::Auth(_) => ext.has("AUTH"),
+                MailParam::Other { .. } => false,
+            };
+            if !offered {
+                // RFC 5321 §4.1.1.11: 555 for parameters not recognized or not offered.
+                return (
+                    self.reply(
+                        555,
+                        (5, 5, 4),
+                        format!("MAIL parameter {} not recognized", param.keyword()),
+                    ),
+                    Effect::None,
+                );
+            }
+            if let MailParam::Size(size) = param {
+                let max = self.config.max_message_size;
+                if max > 0 && *size > max {
+                    return (
+                        self.reply(
+                            552,
+                            (5, 3, 4),
+                            "Message size exceeds fixed maximum message size",
+                        ),
+                        Effect::None,
+                    );
+                }
+            }
+        }
+        let smtputf8 = params.contains(&MailParam::SmtpUtf8);
+        if !smtputf8 && reverse_path.mailbox().is_some_and(|m| m.is_utf8()) {
+            // RFC 6531 §3.5
+            return (
+                self.reply(550, (5, 6, 7), "Non-ASCII address requires SMTPUTF8"),
+                Effect::None,
+            );
+        }
+        (
+            self.reply(250, (2, 1, 0), format!("Sender {reverse_path} OK")),
+            Effect::Mail(Transaction {
+                reverse_path: reverse_path.clone(),
+                params: params.to_vec(),
+                recipients: Vec::new(),
+            }),
+        )
+    }
+
+    fn evaluate_rcpt(&self, forward_path: &ForwardPath, params: &[RcptParam]) -> (Reply, Effect) {
+        let Some(transaction) = &self.transaction else {
+            let text = if self.bdat_failed {
+                "RSET required after a failed BDAT"
+            } else {
+                "Need MAIL before RCPT"
+            };
+            return (self.bad_sequence(text), Effect::None);
+        };
+        let dsn = self.advertised("DSN");
+        for param in params {
+            let offered = match param {
+                RcptParam::Notify(_) | RcptParam::Orcpt { .. } => dsn,
+                RcptParam::Other { .. } => false,
+            };
+            if !offered {
+                return (
+                    self.reply(
+                        555,
+                        (5, 5, 4),
+                        format!("RCPT parameter {} not recognized", param.keyword()),
+                    ),
+                    Effect::None,
+                );
+            }
+        }
+        if forward_path.is_utf8() && !transaction.smtputf8() {
+            return (
+                self.reply(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8"),
+                Effect::None,
+            );
+        }
+        if transaction.recipients.len() >= self.config.max_recipients {
+            return (
+                self.reply(452, (4, 5, 3), "Too many recipients"),
+                Effect::None,
+            );
+        }
+        (
+            self.reply(250, (2, 1, 5), format!("Recipient {forward_path} OK")),
+            Effect::Rcpt(Recipient {
+                forward_path: forward_path.clone(),
+                params: params.to_vec(),
+            }),
+        )
+    }
+
+    fn evaluate_data(&self) -> Reply {
+        if self.hello.is_none() {
+            return self.bad_sequence("Send EHLO or HELO first");
+        }
+        let Some(transaction) = &self.transaction else {
+            return self.bad_sequence("Need MAIL command");
+        };
+        if self.bdat.is_some() {
+            return self.bad_sequence("DATA not allowed after BDAT");
+        }
+        if transaction.body() == Some(Body::BinaryMime) {
+            // RFC 3030 §3: BINARYMIME content must come by BDAT.
+            return self.bad_sequence("BODY=BINARYMIME requires BDAT");
+        }
+        if transaction.recipients.is_empty() {
+            // RFC 5321 §3.3 allows 554 or 503 here.
+            return self.reply(554, (5, 5, 1), "No valid recipients");
+        }
+        Reply::new(354, None, "Start mail input; end with <CRLF>.<CRLF>")
+    }
+
+    /// BDAT with CHUNKING offered: read the chunk first, answer after (RFC 3030 §2).
+    fn start_chunk(&mut self, command: Command, size: u64, last: bool) {
+        let refusal = if self.refused || self.hello.is_none() {
+            Some(self.bad_sequence("Send EHLO or HELO first"))
+        } else if self.bdat_failed {
+            Some(self.bad_sequence("RSET required after a failed BDAT"))
+        } else {
+            match &self.transaction {
+                None => Some(self.bad_sequence("Need MAIL command")),
+                Some(t) if t.recipients.is_empty() => {
+                    Some(self.reply(554, (5, 5, 1), "No valid recipients"))
+                }
+                Some(_) => None,
+            }
+        };
+        if refusal.is_none() {
+            let reader = self.bdat.get_or_insert_with(|| {
+                Box::new(ChunkReader::new(
+                    self.config.max_message_size,
+                    self.config.text_line_limit,
+                ))
+            });
+            reader.start_chunk(size);
+        }
+        self.phase = Phase::Chunk(Chunk {
+            command,
+            last,
+            remaining: size,
+            refusal,
+        });
+    }
+
+    pub(super) fn end_of_chunk(&mut self, chunk: Chunk) {
+        let Command::Bdat { size, .. } = chunk.command else {
+            return;
+        };
+        self.transcript.push(
+            self.now,
+            Event::Content {
+                octets: size,
+                summary: format!("{size} octets of BDAT chunk"),
+            },
+        );
+        let oversized = self.bdat.as_ref().is_some_and(|r| r.is_oversized());
+        let refusal = match chunk.refusal {
+            Some(refusal) => Some(refusal),
+            None if oversized && !chunk.last => Some(self.reply(
+                552,
+                (5, 3, 4),
+                "Message size exceeds fixed maximum message size",
+            )),
+            None => None,
+        };
+        if let Some(refusal) = refusal {
+            if self.transaction.is_some() {
+                // RFC 3030 §2: the transaction is now in doubt; only RSET clears it.
+                self.transaction = None;
+                self.bdat = None;
+                self.bdat_failed = true;
+            }
+            let response = self.ask(&DecisionPoint::Command(&chunk.command), refusal);
+            self.respond(response, Effect::None, true);
+            return;
+        }
+        if chunk.last {
+            let Some(reader) = self.bdat.take() else {
+                return;
+            };
+            let (content, report) = reader.finish();
+            self.end_of_message(content, report, oversized, Transfer::Bdat);
+        } else {
+            let default = self.reply(250, (2, 0, 0), format!("{size} octets received"));
+            let response = self.ask(&DecisionPoint::Command(&chunk.command), default);
+            self.respond(response, Effect::None, true);
+        }
+    }
+}

@@ -1,0 +1,631 @@
+//! The server session: a state machine fed with inputs (octets from the client, "message
+//! stored", "timer fired", "peer closed") that returns actions (write these octets, store this
+//! message, wait, close). It never reads a socket or a clock: the runtime passes the time
+//! since the session started with every input, and carries out every action.
+//!
+//! Call order: create with [`Session::new`] (the greeting is queued), then loop: take every
+//! action with [`Session::poll_action`] and carry it out (a `Store` or `Wait` must be answered
+//! with [`Session::message_stored`] or [`Session::resume`] before anything else happens); when
+//! there is none, read from the socket with [`Session::timeout`] and feed the result to
+//! [`Session::receive`], [`Session::peer_closed`] or [`Session::timed_out`].
+
+mod commands;
+mod config;
+mod policy;
+mod transaction;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+pub use config::{BareLineEnds, ExtensionToggles, SessionConfig};
+pub use policy::{DecisionPoint, DefaultPolicy, Policy, Response, SessionView, Step};
+pub use transaction::{ReceivedMessage, Recipient, StoreError, Transaction, Transfer};
+
+use crate::command::Command;
+use crate::data::{ChunkReader, ContentReport, DataDecoder};
+use crate::extension::Extensions;
+use crate::framing::{Framed, LineEnding, LineFramer};
+use crate::reply::{EnhancedCode, Reply};
+use crate::transcript::{CloseReason, Event, Transcript};
+
+/// What the runtime must do next.
+#[derive(Debug)]
+#[must_use = "every action must be carried out, or the session stalls"]
+pub enum Action {
+    /// Write these octets to the client.
+    Send(Vec<u8>),
+    /// Store this message, then call [`Session::message_stored`]. Nothing is acknowledged to
+    /// the client before that call.
+    Store(Box<ReceivedMessage>),
+    /// Wait this long, then call [`Session::resume`].
+    Wait(Duration),
+    /// Close the connection; the session is over.
+    Close,
+}
+
+/// Where the session is connected, as the runtime describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub peer: String,
+    pub local: String,
+}
+
+/// The client's EHLO/HELO and what the server advertised in answer.
+#[derive(Debug, Clone)]
+struct Hello {
+    domain: String,
+    esmtp: bool,
+    extensions: Extensions,
+}
+
+/// A BDAT chunk being read.
+#[derive(Debug)]
+struct Chunk {
+    command: Command,
+    last: bool,
+    remaining: u64,
+    /// The reply owed after the chunk when it is refused (its octets are discarded).
+    refusal: Option<Reply>,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Command,
+    Data(Box<DataDecoder>),
+    Chunk(Chunk),
+    Closed,
+}
+
+/// Work queued behind the current response's steps.
+#[derive(Debug)]
+enum Pending {
+    Step(Step),
+    /// Write what is buffered (the reply may not wait for later ones, RFC 2920 §3.2).
+    Flush,
+    Close(CloseReason),
+}
+
+#[derive(Debug)]
+enum Awaiting {
+    /// A `Store` was issued; these steps answer it once it succeeds.
+    Store(Vec<Step>),
+    Wait,
+}
+
+/// Replies that RFC 2920 §3.2 lets a server hold back while more pipelined commands follow.
+fn is_bufferable(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Rset | Command::Mail { .. } | Command::Rcpt { .. }
+    )
+}
+
+/// One SMTP server session. `P` decides the replies (see [`Policy`]).
+#[derive(Debug)]
+pub struct Session<P: Policy = DefaultPolicy> {
+    config: std::sync::Arc<SessionConfig>,
+    policy: P,
+    peer: PeerInfo,
+    now: Duration,
+    transcript: Transcript,
+    input: Vec<u8>,
+    framer: LineFramer,
+    phase: Phase,
+    hello: Option<Hello>,
+    transaction: Option<Transaction>,
+    bdat: Option<Box<ChunkReader>>,
+    /// A BDAT failed inside a transaction: only RSET (or EHLO/HELO) clears it (RFC 3030 §2).
+    bdat_failed: bool,
+    /// The greeting refused service (554): every command but QUIT gets 503 (RFC 5321 §3.1).
+    refused: bool,
+    pending: VecDeque<Pending>,
+    awaiting: Option<Awaiting>,
+    out: Vec<u8>,
+    actions: VecDeque<Action>,
+    peer_eof: bool,
+    commands: u32,
+    messages: u32,
+    noted_bare_lf: bool,
+}
+
+impl<P: Policy> Session<P> {
+    /// Starts a session; the greeting is decided at once and queued.
+    pub fn new(
+        config: std::sync::Arc<SessionConfig>,
+        policy: P,
+        peer: PeerInfo,
+        now: Duration,
+    ) -> Session<P> {
+        let framer = LineFramer::new(config.command_line_limit);
+        let mut session = Session {
+            config,
+            policy,
+            now,
+            transcript: Transcript::new(),
+            input: Vec::new(),
+            framer,
+            phase: Phase::Command,
+            hello: None,
+            transaction: None,
+            bdat: None,
+            bdat_failed: false,
+            refused: false,
+            pending: VecDeque::new(),
+            awaiting: None,
+            out: Vec::new(),
+            actions: VecDeque::new(),
+            peer_eof: false,
+            commands: 0,
+            messages: 0,
+            noted_bare_lf: false,
+            peer,
+        };
+        session.transcript.push(
+            now,
+            Event::Connected {
+                peer: session.peer.peer.clone(),
+                local: session.peer.local.clone(),
+            },
+        );
+        let default = Reply::new(
+            220,
+            None,
+            format!(
+                "{} {}",
+                session.config.hostname, session.config.greeting_text
+            ),
+        );
+        let response = session.ask(&DecisionPoint::Greeting, default);
+        match response.primary_code().map(|c| c.get()) {
+            Some(554) => session.refused = true,
+            Some(code) if !(200..300).contains(&code) => {
+                // 421 and other refusals: the server closes after saying so.
+                session.queue_response(response.steps, true);
+                session
+                    .pending
+                    .push_back(Pending::Close(CloseReason::Policy));
+                session.run();
+                return session;
+            }
+            _ => {}
+        }
+        session.queue_response(response.steps, true);
+        session.run();
+        session
+    }
+
+    /// The next thing the runtime must do, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Octets from the client.
+    pub fn receive(&mut self, now: Duration, bytes: &[u8]) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.input.extend_from_slice(bytes);
+        self.run();
+    }
+
+    /// The client closed its side. Input already received is still processed and answered
+    /// (a half-closed client may be reading); then the session closes. A transaction that
+    /// was not finished is dropped, a finished one is kept (S-5321-PEER-CLOSE).
+    pub fn peer_closed(&mut self, now: Duration) {
+        self.now = now;
+        self.peer_eof = true;
+        self.run();
+    }
+
+    /// No input within [`Session::timeout`]: `421 4.4.2` and close (S-5321-SERVER-TIMEOUT).
+    pub fn timed_out(&mut self, now: Duration) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        let reply = self.reply(
+            421,
+            (4, 4, 2),
+            format!("{} Timeout, closing connection", self.config.hostname),
+        );
+        self.abort_with(reply, CloseReason::Timeout);
+    }
+
+    /// The server is shutting down: `421 4.3.2` and close (S-5321-SHUTDOWN).
+    pub fn shutdown(&mut self, now: Duration) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        let reply = self.reply(
+            421,
+            (4, 3, 2),
+            format!("{} Service shutting down", self.config.hostname),
+        );
+        self.abort_with(reply, CloseReason::Shutdown);
+    }
+
+    /// The answer to [`Action::Store`]: the id it was stored under, or why it was not.
+    pub fn message_stored(&mut self, now: Duration, result: Result<String, StoreError>) {
+        self.now = now;
+        let Some(Awaiting::Store(steps)) = self.awaiting.take() else {
+            return;
+        };
+        match result {
+            Ok(id) => {
+                self.messages += 1;
+                let steps = steps
+                    .into_iter()
+                    .map(|step| match step {
+                        Step::Reply(mut reply) => {
+                            for line in &mut reply.lines {
+                                if line.contains("{queue-id}") {
+                                    *line = line.replace("{queue-id}", &id);
+                                }
+                            }
+                            Step::Reply(reply)
+                        }
+                        other => other,
+                    })
+                    .collect();
+                self.transcript.push(now, Event::Stored { id });
+                self.queue_response(steps, true);
+            }
+            Err(error) => {
+                let reply = match error {
+                    StoreError::Full => self.reply(452, (4, 3, 1), "Insufficient system storage"),
+                    StoreError::Local(_) => self.reply(
+                        451,
+                        (4, 3, 0),
+                        "Requested action aborted: local error in processing",
+                    ),
+                };
+                self.transcript
+                    .note(now, None, format!("message not stored: {error}"));
+                self.queue_response(vec![Step::Reply(reply)], true);
+            }
+        }
+        self.run();
+    }
+
+    /// The answer to [`Action::Wait`].
+    pub fn resume(&mut self, now: Duration) {
+        self.now = now;
+        if matches!(self.awaiting, Some(Awaiting::Wait)) {
+            self.awaiting = None;
+        }
+        self.run();
+    }
+
+    /// How long to wait for the next input before calling [`Session::timed_out`].
+    pub fn timeout(&self) -> Duration {
+        match self.phase {
+            Phase::Data(_) | Phase::Chunk(_) => self.config.data_timeout,
+            _ => self.config.command_timeout,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// True between transactions with nothing in flight: a good moment to shut down.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.phase, Phase::Command)
+            && self.transaction.is_none()
+            && self.input.is_empty()
+            && self.pending.is_empty()
+            && self.awaiting.is_none()
+    }
+
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    pub fn into_transcript(self) -> Transcript {
+        self.transcript
+    }
+
+    /// Messages accepted (stored and acknowledged) on this connection.
+    pub fn messages(&self) -> u32 {
+        self.messages
+    }
+
+    // ---- the engine -------------------------------------------------------------------
+
+    /// Runs queued steps and input until the session must wait for the runtime or the client.
+    fn run(&mut self) {
+        loop {
+            if matches!(self.phase, Phase::Closed) || self.awaiting.is_some() {
+                break;
+            }
+            if let Some(pending) = self.pending.pop_front() {
+                self.run_pending(pending);
+                continue;
+            }
+            if !self.process_input() {
+                break;
+            }
+        }
+        if self.awaiting.is_none()
+            && self.pending.is_empty()
+            && self.peer_eof
+            && !matches!(self.phase, Phase::Closed)
+        {
+            if self.transaction.is_some() || !matches!(self.phase, Phase::Command) {
+                self.transcript.note(
+                    self.now,
+                    None,
+                    "connection closed during a transaction; nothing stored",
+                );
+            }
+            self.close(CloseReason::PeerClosed);
+        }
+        self.flush();
+    }
+
+    fn run_pending(&mut self, pending: Pending) {
+        match pending {
+            Pending::Step(Step::Reply(reply)) => {
+                let start = self.out.len();
+                reply.write_to(&mut self.out);
+                self.transcript.server_bytes(self.now, &self.out[start..]);
+            }
+            Pending::Step(Step::Raw(bytes)) => {
+                self.transcript.server_bytes(self.now, &bytes);
+                self.out.extend_from_slice(&bytes);
+            }
+            Pending::Step(Step::Delay(duration)) => {
+                self.flush();
+                self.awaiting = Some(Awaiting::Wait);
+                self.actions.push_back(Action::Wait(duration));
+            }
+            Pending::Step(Step::Close) => self.close(CloseReason::Policy),
+            Pending::Flush => self.flush(),
+            Pending::Close(reason) => self.close(reason),
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.out.is_empty() {
+            self.actions
+                .push_back(Action::Send(std::mem::take(&mut self.out)));
+        }
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        self.transcript.push(self.now, Event::Closed { reason });
+        self.pending.clear();
+        self.flush();
+        self.phase = Phase::Closed;
+        self.actions.push_back(Action::Close);
+    }
+
+    /// Sends `reply` now, whatever was going on, and closes.
+    fn abort_with(&mut self, reply: Reply, reason: CloseReason) {
+        self.pending.clear();
+        self.awaiting = None;
+        self.pending.push_back(Pending::Step(Step::Reply(reply)));
+        self.pending.push_back(Pending::Close(reason));
+        self.run();
+    }
+
+    fn queue_response(&mut self, steps: Vec<Step>, flush: bool) {
+        self.pending.extend(steps.into_iter().map(Pending::Step));
+        if flush {
+            self.pending.push_back(Pending::Flush);
+        }
+    }
+
+    /// Handles one unit of input. Returns false when more input is needed.
+    fn process_input(&mut self) -> bool {
+        let mut input = std::mem::take(&mut self.input);
+        let (consumed, progressed) = match self.phase {
+            Phase::Command => self.process_command_input(&input),
+            Phase::Data(_) => self.process_data_input(&input),
+            Phase::Chunk(_) => self.process_chunk_input(&input),
+            Phase::Closed => (input.len(), false),
+        };
+        input.drain(..consumed);
+        // Nothing can have been appended meanwhile: input only arrives through `receive`.
+        self.input = input;
+        progressed
+    }
+
+    fn process_command_input(&mut self, input: &[u8]) -> (usize, bool) {
+        match self.framer.next_line(input) {
+            Framed::NeedMore => (0, false),
+            Framed::Line {
+                line,
+                ending,
+                consumed,
+            } => {
+                self.handle_line(line, ending);
+                (consumed, true)
+            }
+            Framed::TooLong { consumed, complete } => {
+                let shown = &input[..consumed.min(64)];
+                self.transcript.client_line(self.now, shown);
+                self.transcript.note(
+                    self.now,
+                    Some("C-5321-CMD-LINE-512"),
+                    format!(
+                        "command line over {} octets{}",
+                        self.framer.max_line(),
+                        if complete { "" } else { "; skipped to its end" }
+                    ),
+                );
+                self.commands += 1;
+                let default = self.reply(500, (5, 5, 2), "Line too long");
+                let response = self.ask(&DecisionPoint::LineTooLong, default);
+                self.respond(response, commands::Effect::None, true);
+                (consumed, true)
+            }
+            Framed::Skipped { consumed, .. } => (consumed, true),
+        }
+    }
+
+    fn process_data_input(&mut self, input: &[u8]) -> (usize, bool) {
+        let Phase::Data(decoder) = &mut self.phase else {
+            return (0, false);
+        };
+        let consumed = decoder.feed(input);
+        if !decoder.is_done() {
+            return (consumed, false);
+        }
+        let Phase::Data(decoder) = std::mem::replace(&mut self.phase, Phase::Command) else {
+            return (consumed, true);
+        };
+        let oversized = decoder.is_oversized();
+        let (content, report) = decoder.finish();
+        self.end_of_message(content, report, oversized, Transfer::Data);
+        (consumed, true)
+    }
+
+    fn process_chunk_input(&mut self, input: &[u8]) -> (usize, bool) {
+        let Phase::Chunk(chunk) = &mut self.phase else {
+            return (0, false);
+        };
+        let take = input
+            .len()
+            .min(usize::try_from(chunk.remaining).unwrap_or(usize::MAX));
+        let consumed = match (&chunk.refusal, self.bdat.as_mut()) {
+            (None, Some(reader)) => reader.feed(&input[..take]),
+            _ => take,
+        };
+        chunk.remaining -= consumed as u64;
+        if chunk.remaining > 0 {
+            return (consumed, false);
+        }
+        let Phase::Chunk(chunk) = std::mem::replace(&mut self.phase, Phase::Command) else {
+            return (consumed, true);
+        };
+        self.end_of_chunk(chunk);
+        (consumed, true)
+    }
+
+    /// Asks the policy, giving it a view of the session.
+    fn ask(&mut self, point: &DecisionPoint<'_>, default: Reply) -> Response {
+        let view = SessionView {
+            peer: &self.peer.peer,
+            helo: self.hello.as_ref().map(|h| h.domain.as_str()),
+            transaction: self.transaction.as_ref(),
+            messages: self.messages,
+            commands: self.commands,
+        };
+        self.policy.decide(&view, point, default)
+    }
+
+    /// A reply with the enhanced code when ENHANCEDSTATUSCODES is on (RFC 2034 §4).
+    fn reply(&self, code: u16, enhanced: (u8, u16, u16), text: impl Into<String>) -> Reply {
+        let enhanced = self
+            .config
+            .extensions
+            .enhanced_status_codes
+            .then(|| EnhancedCode::new(enhanced.0, enhanced.1, enhanced.2));
+        Reply::new(code, enhanced, text)
+    }
+
+    fn end_of_message(
+        &mut self,
+        content: Vec<u8>,
+        report: ContentReport,
+        oversized: bool,
+        transfer: Transfer,
+    ) {
+        self.transcript.content(self.now, &report);
+        self.note_content(&report);
+        let transaction = self.transaction.take();
+        self.bdat = None;
+        let default = if oversized {
+            self.reply(
+                552,
+                (5, 3, 4),
+                "Message size exceeds fixed maximum message size",
+            )
+        } else if report.has_bare_line_ends() && self.config.bare_line_ends == BareLineEnds::Reject
+        {
+            self.reply(
+                554,
+                (5, 5, 2),
+                "Message contains bare CR or LF (SMTP smuggling protection)",
+            )
+        } else {
+            self.reply(250, (2, 0, 0), "OK queued as {queue-id}")
+        };
+        let response = self.ask(
+            &DecisionPoint::EndOfData {
+                content: &content,
+                report: &report,
+            },
+            default,
+        );
+        match transaction {
+            Some(transaction) if response.is_positive() && !oversized => {
+                let message = ReceivedMessage {
+                    helo: self.hello.as_ref().map(|h| h.domain.clone()),
+                    esmtp: self.hello.as_ref().is_some_and(|h| h.esmtp),
+                    transaction,
+                    transfer,
+                    content,
+                    report,
+                };
+                self.flush();
+                self.awaiting = Some(Awaiting::Store(response.steps));
+                self.actions.push_back(Action::Store(Box::new(message)));
+            }
+            _ => self.queue_response(response.steps, true),
+        }
+    }
+
+    fn note_content(&mut self, report: &ContentReport) {
+        let now = self.now;
+        if report.has_bare_line_ends() {
+            self.transcript.note(
+                now,
+                Some("C-5321-NO-BARE-CR-LF"),
+                format!(
+                    "{} bare CR and {} bare LF in the content",
+                    report.bare_cr, report.bare_lf
+                ),
+            );
+        }
+        for lookalike in &report.lookalikes {
+            self.transcript.note(
+                now,
+                Some("C-5321-SMUGGLE-EOD"),
+                format!(
+                    "end-of-data look-alike {} at octet {}",
+                    lookalike.kind.as_str(),
+                    lookalike.offset
+                ),
+            );
+        }
+        if report.long_lines > 0 {
+            self.transcript.note(
+                now,
+                Some("C-5321-TEXT-LINE-1000"),
+                format!(
+                    "{} lines over {} octets (longest {})",
+                    report.long_lines, self.config.text_line_limit, report.longest_line
+                ),
+            );
+        }
+        let declared_8bit = self
+            .transaction
+            .as_ref()
+            .and_then(Transaction::body)
+            .is_some_and(|body| body != crate::params::Body::SevenBit);
+        if report.eight_bit && !declared_8bit {
+            self.transcript.note(
+                now,
+                Some("C-5321-8BIT-NEGOTIATED"),
+                "8-bit content without BODY=8BITMIME",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,115 @@
+//! The policy: who decides each reply. The session computes what RFC 5321 and its extensions
+//! say (the default) and asks the policy, which may keep it or answer with any sequence of
+//! steps. The default policy keeps every default; a scenario is just another policy.
+
+use std::time::Duration;
+
+use crate::command::{Command, CommandError};
+use crate::data::ContentReport;
+use crate::reply::{Reply, ReplyCode};
+
+use super::transaction::Transaction;
+
+/// A moment where the server answers.
+#[derive(Debug)]
+pub enum DecisionPoint<'a> {
+    /// The connection is open; the greeting is due.
+    Greeting,
+    /// A command line that parsed.
+    Command(&'a Command),
+    /// A command line that did not parse.
+    InvalidCommand {
+        line: &'a [u8],
+        error: &'a CommandError,
+    },
+    /// A command line over the limit.
+    LineTooLong,
+    /// The end of message content (DATA's final dot, or BDAT LAST).
+    EndOfData {
+        content: &'a [u8],
+        report: &'a ContentReport,
+    },
+}
+
+/// What the policy can see of the session.
+#[derive(Debug)]
+pub struct SessionView<'a> {
+    pub peer: &'a str,
+    /// The EHLO/HELO argument, once given.
+    pub helo: Option<&'a str>,
+    pub transaction: Option<&'a Transaction>,
+    /// Messages accepted so far on this connection.
+    pub messages: u32,
+    /// Commands received so far on this connection, this one included.
+    pub commands: u32,
+}
+
+/// One thing to do in answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Reply(Reply),
+    /// Octets written exactly as given.
+    Raw(Vec<u8>),
+    /// Wait before the next step.
+    Delay(Duration),
+    /// Close the connection (after writing what came before).
+    Close,
+}
+
+/// The answer to a decision point: steps run in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub steps: Vec<Step>,
+}
+
+impl Response {
+    pub fn reply(reply: Reply) -> Response {
+        Response {
+            steps: vec![Step::Reply(reply)],
+        }
+    }
+
+    /// The code of the first reply: whether the command counts as accepted (2xx, 3xx) and its
+    /// state change happens. A response with no reply (raw octets, a close) accepts nothing.
+    pub fn primary_code(&self) -> Option<ReplyCode> {
+        self.steps.iter().find_map(|s| match s {
+            Step::Reply(r) => Some(r.code),
+            _ => None,
+        })
+    }
+
+    pub fn is_positive(&self) -> bool {
+        self.primary_code().is_some_and(ReplyCode::is_positive)
+    }
+}
+
+pub trait Policy: Send {
+    /// Answers a decision point; `default` is the standards-correct reply.
+    fn decide(
+        &mut self,
+        session: &SessionView<'_>,
+        point: &DecisionPoint<'_>,
+        default: Reply,
+    ) -> Response;
+}
+
+/// Keeps every default: a correct RFC 5321 server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultPolicy;
+
+impl Policy for DefaultPolicy {
+    fn decide(&mut self, _: &SessionView<'_>, _: &DecisionPoint<'_>, default: Reply) -> Response {
+        Response::reply(default)
+    }
+}
+
+impl<P: Policy + ?Sized> Policy for Box<P> {
+    fn decide(
+        &mut self,
+        session: &SessionView<'_>,
+        point: &DecisionPoint<'_>,
+        default: Reply,
+    ) -> Response {
+        (**self).decide(session, point, default)
+    }
+}

@@ -1,0 +1,307 @@
+//! The transcript: every event of a session in order, with its time offset, as data (serde)
+//! that prints as the `C:` / `S:` notation of the RFCs. Both the server session and the
+//! harness's client record into this type, so their transcripts read the same.
+
+use std::fmt::{self, Write as _};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::ContentReport;
+
+/// Entries beyond this are dropped (and the drop is recorded), so that a client that sends
+/// endless garbage cannot grow a transcript without bound.
+pub const MAX_ENTRIES: usize = 20_000;
+
+/// Longest client line kept verbatim; longer lines keep their start and their length.
+const MAX_LINE_SHOWN: usize = 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transcript {
+    pub entries: Vec<Entry>,
+    /// Number of entries dropped after [`MAX_ENTRIES`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Microseconds since the session started.
+    pub at_us: u64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseReason {
+    /// After QUIT and 221.
+    Quit,
+    /// The client closed (or half-closed) the connection without QUIT.
+    PeerClosed,
+    /// No command or data within the timeout; 421 sent.
+    Timeout,
+    /// The server is shutting down; 421 sent.
+    Shutdown,
+    /// Too many connections; 421 sent.
+    TooManyConnections,
+    /// The policy (a scenario) closed the connection.
+    Policy,
+    /// A network or TLS error.
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Event {
+    Connected {
+        peer: String,
+        local: String,
+    },
+    /// A line from the client (command or SASL response), escaped where not printable.
+    Client {
+        line: String,
+    },
+    /// Reply lines from the server, without the final CRLF, joined by CRLF.
+    Server {
+        text: String,
+    },
+    /// Octets from the server that are not a well-formed reply (a scenario's raw bytes).
+    ServerRaw {
+        bytes: String,
+    },
+    /// Message content from the client (DATA or a BDAT chunk).
+    Content {
+        octets: u64,
+        summary: String,
+    },
+    TlsEstablished {
+        version: String,
+        cipher: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sni: Option<String>,
+    },
+    /// Something worth knowing: a conformance observation (with its checklist ID) or a fact.
+    Note {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        check: Option<String>,
+        text: String,
+    },
+    /// The message was stored under this id.
+    Stored {
+        id: String,
+    },
+    Closed {
+        reason: CloseReason,
+    },
+}
+
+impl Transcript {
+    pub fn new() -> Transcript {
+        Transcript::default()
+    }
+
+    pub fn push(&mut self, at: Duration, event: Event) {
+        if self.entries.len() >= MAX_ENTRIES {
+            self.dropped += 1;
+            return;
+        }
+        let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+        self.entries.push(Entry { at_us, event });
+    }
+
+    pub fn client_line(&mut self, at: Duration, line: &[u8]) {
+        let shown = if line.len() > MAX_LINE_SHOWN {
+            format!(
+                "{}... ({} octets)",
+                escape_bytes(&line[..MAX_LINE_SHOWN]),
+                line.len()
+            )
+        } else {
+            escape_bytes(line)
+        };
+        self.push(at, Event::Client { line: shown });
+    }
+
+    /// Records octets the server wrote: as reply lines when they are printable text ending in
+    /// CRLF, raw otherwise.
+    pub fn server_bytes(&mut self, at: Duration, bytes: &[u8]) {
+        match std::str::from_utf8(bytes) {
+            Ok(text)
+                if text.ends_with("\r\n")
+                    && !text[..text.len() - 2]
+                        .chars()
+                        .any(|c| c.is_control() && c != '\r' && c != '\n' && c != '\t') =>
+            {
+                self.push(
+                    at,
+                    Event::Server {
+                        text: text[..text.len() - 2].to_owned(),
+                    },
+                );
+            }
+            _ => self.push(
+                at,
+                Event::ServerRaw {
+                    bytes: escape_bytes(bytes),
+                },
+            ),
+        }
+    }
+
+    pub fn note(&mut self, at: Duration, check: Option<&str>, text: impl Into<String>) {
+        self.push(
+            at,
+            Event::Note {
+                check: check.map(str::to_owned),
+                text: text.into(),
+            },
+        );
+    }
+
+    pub fn content(&mut self, at: Duration, report: &ContentReport) {
+        self.push(
+            at,
+            Event::Content {
+                octets: report.octets,
+                summary: summarise_content(report),
+            },
+        );
+    }
+
+    /// The readable form; `with_times` adds each entry's offset in seconds.
+    pub fn render(&self, with_times: bool) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            let prefix = if with_times {
+                format!("{:>9.3} ", entry.at_us as f64 / 1e6)
+            } else {
+                String::new()
+            };
+            match &entry.event {
+                Event::Server { text } => {
+                    for line in text.split("\r\n") {
+                        let _ = writeln!(out, "{prefix}S: {line}");
+                    }
+                }
+                event => {
+                    let _ = writeln!(out, "{prefix}{event}");
+                }
+            }
+        }
+        if self.dropped > 0 {
+            let _ = writeln!(out, "** {} further entries dropped", self.dropped);
+        }
+        out
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Connected { peer, local } => write!(f, "** connected {peer} -> {local}"),
+            Event::Client { line } => write!(f, "C: {line}"),
+            Event::Server { text } => write!(f, "S: {}", text.replace("\r\n", "\nS: ")),
+            Event::ServerRaw { bytes } => write!(f, "S (raw): {bytes}"),
+            Event::Content { summary, .. } => write!(f, "C: <{summary}>"),
+            Event::TlsEstablished {
+                version,
+                cipher,
+                sni,
+            } => {
+                write!(f, "** TLS established: {version}, {cipher}")?;
+                match sni {
+                    Some(sni) => write!(f, ", SNI {sni}"),
+                    None => Ok(()),
+                }
+            }
+            Event::Note {
+                check: Some(check),
+                text,
+            } => write!(f, "!! {check}: {text}"),
+            Event::Note { check: None, text } => write!(f, "** {text}"),
+            Event::Stored { id } => write!(f, "** stored as {id}"),
+            Event::Closed { reason } => write!(f, "** closed ({reason:?})"),
+        }
+    }
+}
+
+impl fmt::Display for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(false))
+    }
+}
+
+fn summarise_content(report: &ContentReport) -> String {
+    let mut summary = format!("{} octets of content", report.octets);
+    if report.unstuffed_dots > 0 {
+        let _ = write!(summary, ", {} dot-stuffed lines", report.unstuffed_dots);
+    }
+    summary
+}
+
+/// Printable ASCII and non-control Unicode as they are; everything else as `\xNN` (`\r`, `\n`
+/// and `\t` by name). Invalid UTF-8 is escaped octet by octet.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_is_not_printable() {
+        assert_eq!(escape_bytes(b"EHLO x"), "EHLO x");
+        assert_eq!(escape_bytes(b"\0\0\0\x1a\0"), "\\x00\\x00\\x00\\x1a\\x00");
+        assert_eq!(escape_bytes(b"a\xffb\r\n"), "a\\xffb\\r\\n");
+        assert_eq!(escape_bytes("é".as_bytes()), "é");
+    }
+
+    #[test]
+    fn renders_the_rfc_notation() {
+        let mut t = Transcript::new();
+        let ms = Duration::from_millis;
+        t.server_bytes(ms(0), b"220 mx ESMTP\r\n");
+        t.client_line(ms(1), b"EHLO x");
+        t.server_bytes(ms(2), b"250-mx\r\n250 SIZE 10\r\n");
+        t.server_bytes(ms(3), b"\0\0\0\x1a\0\0\0");
+        t.push(
+            ms(4),
+            Event::Closed {
+                reason: CloseReason::Quit,
+            },
+        );
+        assert_eq!(
+            t.render(false),
+            "S: 220 mx ESMTP\nC: EHLO x\nS: 250-mx\nS: 250 SIZE 10\n\
+             S (raw): \\x00\\x00\\x00\\x1a\\x00\\x00\\x00\n** closed (Quit)\n"
+        );
+        assert!(t.render(true).starts_with("    0.000 S: 220"));
+        let json = serde_json::to_string(&t.entries[1]).expect("json");
+        assert_eq!(json, r#"{"at_us":1000,"kind":"client","line":"EHLO x"}"#);
+    }
+}
