@@ -1,1 +1,27 @@
+//! A scriptable fake SMTP server and local mail sink.
+//!
+//! By default it is a correct RFC 5321 server that accepts every sender and recipient and
+//! keeps what it receives, with a transcript of every session. Embed it in a test with
+//! [`Server::builder`], or run it with the `fake-smtp` command.
+//!
+//! Layout:
+//! - [`server`]: the public handle (start, addresses, messages, transcripts, shutdown);
+//! - [`runtime`]: listeners, the connection driver (the only code touching sockets and the
+//!   clock), limits and shutdown;
+//! - [`mailbox`]: captured messages in memory and, optionally, in a Maildir;
+//! - [`events`]: the machine-readable events `--json` prints;
+//! - `cli` and `main.rs`: the command line, converted at once into the types above.
 
+pub mod duration;
+pub mod error;
+pub mod events;
+pub mod mailbox;
+pub mod runtime;
+pub mod server;
+
+pub use error::{ServerError, WaitTimeout};
+pub use events::ServerEvent;
+pub use mailbox::{SessionRecord, StoredMessage, Summary};
+pub use runtime::connection::{DefaultPolicyFactory, PolicyFactory};
+pub use server::{ListenerSpec, Server, ServerBuilder};
+pub use smtp_protocol::session::{BareLineEnds, SessionConfig};

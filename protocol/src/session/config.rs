@@ -5,15 +5,31 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// What to do with message content that contains a bare CR or LF (S-5321-BARE-CR-LF-IN-DATA).
+/// In every case the server reads to the real end of data and notes what it saw
+/// (C-5321-NO-BARE-CR-LF, C-5321-SMUGGLE-EOD).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BareLineEnds {
-    /// Read to the real end of data, then reply `554 5.5.2` (the default; SMTP smuggling
-    /// protection).
-    #[default]
+    /// Refuse any message with a bare CR or LF: `554 5.5.2`.
     Reject,
-    /// Accept the message and only record what was seen.
+    /// Refuse (`554 5.5.2`) only a message containing an end-of-data look-alike, the
+    /// sequences of SMTP smuggling; accept other bare line ends. The default: a local sink
+    /// must take mail from `curl -T file` with LF line ends, and the dangerous case is still
+    /// refused (the approach of Postfix's `smtpd_forbid_bare_newline = normalize`).
+    #[default]
+    RejectLookalikes,
+    /// Accept everything.
     Accept,
+}
+
+impl BareLineEnds {
+    pub(crate) fn refuses(self, report: &crate::data::ContentReport) -> bool {
+        match self {
+            BareLineEnds::Reject => report.has_bare_line_ends(),
+            BareLineEnds::RejectLookalikes => !report.lookalikes.is_empty(),
+            BareLineEnds::Accept => false,
+        }
+    }
 }
 
 /// Which service extensions the default EHLO reply advertises (and the session honours).

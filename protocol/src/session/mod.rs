@@ -218,6 +218,21 @@ impl<P: Policy> Session<P> {
         self.run();
     }
 
+    /// The connection broke (a read or write failed): nothing more can be said to the client,
+    /// so the session ends at once and an unfinished transaction is dropped.
+    pub fn connection_lost(&mut self, now: Duration, error: &str) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.transcript
+            .note(now, None, format!("connection lost: {error}"));
+        self.out.clear();
+        self.close(CloseReason::Error);
+        // Nothing can be written any more: keep only the Close.
+        self.actions.retain(|a| matches!(a, Action::Close));
+    }
+
     /// No input within [`Session::timeout`]: `421 4.4.2` and close (S-5321-SERVER-TIMEOUT).
     pub fn timed_out(&mut self, now: Duration) {
         self.now = now;
@@ -544,8 +559,7 @@ impl<P: Policy> Session<P> {
                 (5, 3, 4),
                 "Message size exceeds fixed maximum message size",
             )
-        } else if report.has_bare_line_ends() && self.config.bare_line_ends == BareLineEnds::Reject
-        {
+        } else if self.config.bare_line_ends.refuses(&report) {
             self.reply(
                 554,
                 (5, 5, 2),

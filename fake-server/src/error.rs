@@ -1,0 +1,26 @@
+//! Errors that stop the server from doing its job (exit code 2 on the command line).
+
+use std::net::SocketAddr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {address} ({listener}): {source}")]
+    Bind {
+        listener: String,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::mailbox::maildir::MaildirError),
+    #[error("no listener configured")]
+    NoListener,
+}
+
+/// [`crate::Server::wait_for_messages`] gave up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("timed out after {waited:?} waiting for {wanted} messages ({got} arrived)")]
+pub struct WaitTimeout {
+    pub wanted: u64,
+    pub got: u64,
+    pub waited: std::time::Duration,
+}

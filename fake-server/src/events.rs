@@ -1,0 +1,107 @@
+//! Machine-readable events: what `--json` prints, one JSON object per line, and what an
+//! embedding program can subscribe to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::mailbox::{SessionRecord, StoredMessage, Summary};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum ServerEvent {
+    /// A listener is up, with its real address (port 0 resolved).
+    Listening {
+        listener: String,
+        address: SocketAddr,
+    },
+    /// A message was accepted (stored, then acknowledged).
+    Message {
+        id: String,
+        session: u64,
+        listener: String,
+        peer: String,
+        mail_from: String,
+        rcpt_to: Vec<String>,
+        octets: usize,
+        #[serde(flatten)]
+        summary: Summary,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+    },
+    /// A session ended.
+    Session {
+        id: u64,
+        listener: String,
+        peer: String,
+        duration_ms: u64,
+        messages: Vec<String>,
+        close_reason: Option<smtp_protocol::transcript::CloseReason>,
+        /// Conformance observations noted during the session, as `ID: text`.
+        notes: Vec<String>,
+    },
+    /// The server stopped accepting and is finishing its sessions.
+    ShuttingDown { open_sessions: usize },
+}
+
+impl ServerEvent {
+    pub fn message(stored: &StoredMessage) -> ServerEvent {
+        ServerEvent::Message {
+            id: stored.id.clone(),
+            session: stored.session_id,
+            listener: stored.listener.clone(),
+            peer: stored.peer.clone(),
+            mail_from: stored.mail_from(),
+            rcpt_to: stored.rcpt_to(),
+            octets: stored.raw.len(),
+            summary: stored.summary().clone(),
+            path: stored.path.as_ref().map(|p| p.display().to_string()),
+        }
+    }
+
+    pub fn session(record: &SessionRecord) -> ServerEvent {
+        use smtp_protocol::transcript::Event;
+        let notes = record
+            .transcript
+            .entries
+            .iter()
+            .filter_map(|entry| match &entry.event {
+                Event::Note {
+                    check: Some(check),
+                    text,
+                } => Some(format!("{check}: {text}")),
+                _ => None,
+            })
+            .collect();
+        ServerEvent::Session {
+            id: record.id,
+            listener: record.listener.clone(),
+            peer: record.peer.clone(),
+            duration_ms: record.duration_ms,
+            messages: record.messages.clone(),
+            close_reason: record.close_reason,
+            notes,
+        }
+    }
+}
+
+/// Receives every event; called from the server's tasks, so it must be quick.
+#[derive(Clone)]
+pub struct EventSink(Arc<dyn Fn(&ServerEvent) + Send + Sync>);
+
+impl EventSink {
+    pub fn new(f: impl Fn(&ServerEvent) + Send + Sync + 'static) -> EventSink {
+        EventSink(Arc::new(f))
+    }
+
+    pub fn emit(&self, event: &ServerEvent) {
+        (self.0)(event)
+    }
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
+}

@@ -1,0 +1,328 @@
+//! Captured messages and finished sessions: in memory with a retention limit, optionally on
+//! disk (Maildir, see [`maildir`]). A message is stored here *before* the session may send
+//! its 250; with a Maildir that means written and fsynced.
+
+pub mod maildir;
+pub mod summary;
+pub mod trace;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use smtp_protocol::data::ContentReport;
+use smtp_protocol::session::{ReceivedMessage, StoreError, Transaction, Transfer};
+use smtp_protocol::transcript::{CloseReason, Transcript};
+use tokio::sync::watch;
+
+use crate::events::{EventSink, ServerEvent};
+use maildir::Maildir;
+pub use summary::Summary;
+
+/// A message the server accepted.
+#[derive(Debug, Serialize)]
+pub struct StoredMessage {
+    /// The queue id given in the 250 reply.
+    pub id: String,
+    pub session_id: u64,
+    pub listener: String,
+    pub peer: String,
+    #[serde(serialize_with = "serialize_time")]
+    pub received_at: SystemTime,
+    pub helo: Option<String>,
+    pub envelope: Transaction,
+    pub transfer: Transfer,
+    pub report: ContentReport,
+    /// The trace header prepended to the delivered copy (S-5321-TRACE).
+    pub trace_header: String,
+    /// The content exactly as received, after dot-unstuffing.
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+    /// Where the delivered copy was written, with `--store`.
+    pub path: Option<PathBuf>,
+    #[serde(skip)]
+    summary: OnceLock<Summary>,
+}
+
+impl StoredMessage {
+    /// Subject, From, To and attachments, parsed on first use.
+    pub fn summary(&self) -> &Summary {
+        self.summary.get_or_init(|| summary::summarise(&self.raw))
+    }
+
+    /// The copy a mailbox would hold: the trace header, then the content.
+    pub fn delivered(&self) -> Vec<u8> {
+        let mut copy = self.trace_header.clone().into_bytes();
+        copy.extend_from_slice(&self.raw);
+        copy
+    }
+
+    /// The reverse path as text (`<>` for the null path).
+    pub fn mail_from(&self) -> String {
+        self.envelope.reverse_path.to_string()
+    }
+
+    /// The forward paths as text, in order.
+    pub fn rcpt_to(&self) -> Vec<String> {
+        self.envelope
+            .recipients
+            .iter()
+            .map(|r| r.forward_path.to_string())
+            .collect()
+    }
+
+    pub fn content_str(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.raw)
+    }
+}
+
+/// A finished session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRecord {
+    pub id: u64,
+    pub listener: String,
+    pub peer: String,
+    pub local: String,
+    #[serde(serialize_with = "serialize_time")]
+    pub started_at: SystemTime,
+    pub duration_ms: u64,
+    /// Ids of the messages accepted in this session.
+    pub messages: Vec<String>,
+    pub close_reason: Option<CloseReason>,
+    pub transcript: Transcript,
+}
+
+fn serialize_time<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    let ms = time
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    s.serialize_u64(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// Who handed a message in: what the mailbox records beside it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub session_id: u64,
+    pub listener: String,
+    pub peer: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailboxConfig {
+    /// The server's name, for the trace header.
+    pub hostname: String,
+    /// Messages kept in memory; the oldest are dropped beyond it (like Mailpit's `--max`).
+    pub max_messages: usize,
+    /// Finished sessions kept in memory.
+    pub max_sessions: usize,
+    pub store: Option<PathBuf>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    messages: VecDeque<Arc<StoredMessage>>,
+    sessions: VecDeque<Arc<SessionRecord>>,
+    next_message: u64,
+}
+
+#[derive(Debug)]
+pub struct Mailbox {
+    config: MailboxConfig,
+    maildir: Option<Maildir>,
+    inner: Mutex<Inner>,
+    /// Messages ever stored, for waiters.
+    stored: watch::Sender<u64>,
+    /// Queue ids start with the start time so they stay unique across runs in one Maildir.
+    id_prefix: String,
+    events: Option<EventSink>,
+}
+
+impl Mailbox {
+    pub fn new(
+        config: MailboxConfig,
+        events: Option<EventSink>,
+    ) -> Result<Mailbox, maildir::MaildirError> {
+        let maildir = config.store.as_deref().map(Maildir::open).transpose()?;
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(Mailbox {
+            config,
+            maildir,
+            inner: Mutex::new(Inner::default()),
+            stored: watch::channel(0).0,
+            id_prefix: format!("{:08X}", started as u32),
+            events,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the queues half-updated in a way that
+        // matters more than losing the mailbox, so recover the data.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when stored messages also need their transcript so far (for the Maildir copy).
+    pub fn wants_transcripts(&self) -> bool {
+        self.maildir.is_some()
+    }
+
+    /// Stores a message; returns its queue id once it is safe to acknowledge.
+    pub async fn store(
+        &self,
+        message: ReceivedMessage,
+        origin: &Origin,
+        transcript: Option<Transcript>,
+    ) -> Result<String, StoreError> {
+        let serial = {
+            let mut inner = self.lock();
+            inner.next_message += 1;
+            inner.next_message
+        };
+        let id = format!("{}{serial:06X}", self.id_prefix);
+        let received_at = SystemTime::now();
+        let single_recipient = match message.transaction.recipients.as_slice() {
+            [only] => Some(only.forward_path.to_string()),
+            _ => None,
+        };
+        let trace_header = trace::received_header(
+            message.helo.as_deref(),
+            Some(origin.peer.ip()),
+            &self.config.hostname,
+            if message.esmtp { "ESMTP" } else { "SMTP" },
+            &id,
+            single_recipient.as_deref(),
+            received_at,
+        );
+        let mut stored = StoredMessage {
+            id: id.clone(),
+            session_id: origin.session_id,
+            listener: origin.listener.clone(),
+            peer: origin.peer.to_string(),
+            received_at,
+            helo: message.helo,
+            envelope: message.transaction,
+            transfer: message.transfer,
+            report: message.report,
+            trace_header,
+            raw: message.content,
+            path: None,
+            summary: OnceLock::new(),
+        };
+        if let Some(maildir) = &self.maildir {
+            stored = write_to_disk(maildir.clone(), stored, transcript).await?;
+        }
+        let stored = Arc::new(stored);
+        {
+            let mut inner = self.lock();
+            inner.messages.push_back(Arc::clone(&stored));
+            while inner.messages.len() > self.config.max_messages {
+                inner.messages.pop_front();
+            }
+        }
+        self.stored.send_modify(|n| *n += 1);
+        tracing::info!(
+            id = %stored.id,
+            from = %stored.mail_from(),
+            to = %stored.rcpt_to().join(", "),
+            octets = stored.raw.len(),
+            "message accepted"
+        );
+        if let Some(events) = &self.events {
+            events.emit(&ServerEvent::message(&stored));
+        }
+        Ok(id)
+    }
+
+    /// Records a finished session; with a Maildir, rewrites its messages' transcripts in full.
+    pub async fn finish_session(&self, record: SessionRecord) {
+        if let Some(maildir) = &self.maildir {
+            for id in &record.messages {
+                let json = transcript_json(id, &record.transcript);
+                let maildir = maildir.clone();
+                let name = id.clone();
+                let result =
+                    tokio::task::spawn_blocking(move || maildir.write_transcript(&name, &json))
+                        .await;
+                if let Ok(Err(error)) = result {
+                    tracing::warn!(%error, "could not update a transcript");
+                }
+            }
+        }
+        if let Some(events) = &self.events {
+            events.emit(&ServerEvent::session(&record));
+        }
+        let mut inner = self.lock();
+        inner.sessions.push_back(Arc::new(record));
+        while inner.sessions.len() > self.config.max_sessions {
+            inner.sessions.pop_front();
+        }
+    }
+
+    /// The messages held, oldest first.
+    pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
+        self.lock().messages.iter().cloned().collect()
+    }
+
+    /// The finished sessions held, oldest first.
+    pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
+        self.lock().sessions.iter().cloned().collect()
+    }
+
+    /// Messages stored since the server started (retention does not lower it).
+    pub fn stored_count(&self) -> u64 {
+        *self.stored.borrow()
+    }
+
+    /// Waits until at least `count` messages were stored since the start.
+    pub async fn wait_for(&self, count: u64, timeout: Duration) -> bool {
+        let mut rx = self.stored.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|n| *n >= count))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+fn transcript_json(id: &str, transcript: &Transcript) -> Vec<u8> {
+    serde_json::to_vec_pretty(&serde_json::json!({
+        "message": id,
+        "transcript": transcript,
+    }))
+    .unwrap_or_default()
+}
+
+async fn write_to_disk(
+    maildir: Maildir,
+    mut stored: StoredMessage,
+    transcript: Option<Transcript>,
+) -> Result<StoredMessage, StoreError> {
+    let name = maildir_name(&stored);
+    let json = transcript_json(&stored.id, &transcript.unwrap_or_default());
+    tokio::task::spawn_blocking(move || {
+        let path = maildir.deliver(&name, &[stored.trace_header.as_bytes(), &stored.raw])?;
+        maildir.write_transcript(&stored.id, &json)?;
+        stored.path = Some(path);
+        Ok::<_, maildir::MaildirError>(stored)
+    })
+    .await
+    .map_err(|e| StoreError::Local(e.to_string()))?
+    .map_err(|e| {
+        tracing::error!(error = %e, "message not stored");
+        StoreError::Local(e.to_string())
+    })
+}
+
+/// `<seconds>.<queue id>.fake-smtp`: unique because queue ids are.
+fn maildir_name(stored: &StoredMessage) -> String {
+    let secs = stored
+        .received_at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("{secs}.{}.fake-smtp", stored.id)
+}

@@ -1,0 +1,152 @@
+//! The connection driver: the only code that reads and writes a client's socket and reads the
+//! clock for a session. It feeds the sans-I/O [`Session`] and carries out its actions.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig};
+use smtp_protocol::transcript::Event;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::shutdown::Stage;
+use crate::mailbox::{Mailbox, Origin, SessionRecord};
+
+/// Makes a fresh policy for each session of a listener.
+pub trait PolicyFactory: Send + Sync {
+    fn policy(&self) -> Box<dyn Policy>;
+}
+
+/// The RFC-correct default for every session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultPolicyFactory;
+
+impl PolicyFactory for DefaultPolicyFactory {
+    fn policy(&self) -> Box<dyn Policy> {
+        Box::new(smtp_protocol::session::DefaultPolicy)
+    }
+}
+
+/// What every session of one listener shares.
+pub struct ListenerContext {
+    pub name: String,
+    pub session_config: Arc<SessionConfig>,
+    pub policy: Arc<dyn PolicyFactory>,
+    pub mailbox: Arc<Mailbox>,
+    pub stage: watch::Receiver<Stage>,
+}
+
+impl std::fmt::Debug for ListenerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerContext")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Octets read per system call; commands and pipelined groups fit easily.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// Runs one session to its end, then records it.
+pub async fn drive<S>(
+    mut stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    id: u64,
+    ctx: &ListenerContext,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let elapsed = || started.elapsed();
+    let origin = Origin {
+        session_id: id,
+        listener: ctx.name.clone(),
+        peer,
+    };
+    let mut stage = ctx.stage.clone();
+    let mut stage_open = true;
+    let mut session = Session::new(
+        Arc::clone(&ctx.session_config),
+        ctx.policy.policy(),
+        PeerInfo {
+            peer: peer.to_string(),
+            local: local.to_string(),
+        },
+        Duration::ZERO,
+    );
+    let mut buffer = vec![0u8; READ_BUFFER];
+    let mut messages = Vec::new();
+    'session: loop {
+        while let Some(action) = session.poll_action() {
+            match action {
+                Action::Send(bytes) => {
+                    // A client that stops reading cannot hold the session forever either.
+                    match tokio::time::timeout(session.timeout(), stream.write_all(&bytes)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => session.connection_lost(elapsed(), &error.to_string()),
+                        Err(_) => session.connection_lost(elapsed(), "write timed out"),
+                    }
+                }
+                Action::Store(message) => {
+                    let transcript = ctx
+                        .mailbox
+                        .wants_transcripts()
+                        .then(|| session.transcript().clone());
+                    let result = ctx.mailbox.store(*message, &origin, transcript).await;
+                    if let Ok(id) = &result {
+                        messages.push(id.clone());
+                    }
+                    session.message_stored(elapsed(), result);
+                }
+                Action::Wait(duration) => {
+                    tokio::time::sleep(duration).await;
+                    session.resume(elapsed());
+                }
+                Action::Close => {
+                    let _ = stream.shutdown().await;
+                    break 'session;
+                }
+            }
+        }
+        let current = *stage.borrow_and_update();
+        if current == Stage::Abort || (current == Stage::Draining && session.is_idle()) {
+            session.shutdown(elapsed());
+            continue;
+        }
+        tokio::select! {
+            changed = stage.changed(), if stage_open => {
+                // The server handle is gone: nobody can stop us any more, but keep serving.
+                stage_open = changed.is_ok();
+            }
+            read = tokio::time::timeout(session.timeout(), stream.read(&mut buffer)) => match read {
+                Err(_) => session.timed_out(elapsed()),
+                Ok(Ok(0)) => session.peer_closed(elapsed()),
+                Ok(Ok(n)) => session.receive(elapsed(), &buffer[..n]),
+                Ok(Err(error)) => session.connection_lost(elapsed(), &error.to_string()),
+            },
+        }
+    }
+    let transcript = session.into_transcript();
+    let close_reason = transcript.entries.iter().rev().find_map(|e| match e.event {
+        Event::Closed { reason } => Some(reason),
+        _ => None,
+    });
+    tracing::debug!(session = id, %peer, ?close_reason, "session ended");
+    ctx.mailbox
+        .finish_session(SessionRecord {
+            id,
+            listener: ctx.name.clone(),
+            peer: peer.to_string(),
+            local: local.to_string(),
+            started_at,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            messages,
+            close_reason,
+            transcript,
+        })
+        .await;
+}

@@ -1,0 +1,107 @@
+//! The accept loop of one listener, with the connection limit.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use smtp_protocol::transcript::{CloseReason, Event, Transcript};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::connection::{drive, ListenerContext};
+use super::shutdown::{ConnectionTracker, Stage};
+use crate::mailbox::SessionRecord;
+
+/// What all listeners of a server share.
+#[derive(Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub tracker: ConnectionTracker,
+    pub next_session: AtomicU64,
+}
+
+pub async fn accept_loop(listener: TcpListener, ctx: Arc<ListenerContext>, limits: Arc<Limits>) {
+    let mut stage = ctx.stage.clone();
+    loop {
+        tokio::select! {
+            changed = stage.changed() => {
+                if changed.is_err() || *stage.borrow() != Stage::Running {
+                    return;
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let local = stream.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    let id = limits.next_session.fetch_add(1, Ordering::Relaxed) + 1;
+                    let ctx = Arc::clone(&ctx);
+                    if limits.tracker.open() >= limits.max_connections {
+                        tokio::spawn(async move { refuse(stream, peer, local, id, &ctx).await });
+                    } else {
+                        let guard = limits.tracker.enter();
+                        tokio::spawn(async move {
+                            drive(stream, peer, local, id, &ctx).await;
+                            drop(guard);
+                        });
+                    }
+                }
+                Err(error) => {
+                    // Usually out of file descriptors: wait a little instead of spinning.
+                    tracing::warn!(listener = %ctx.name, %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Over the connection limit: `421 4.3.2` and close, recorded like any session.
+async fn refuse(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    id: u64,
+    ctx: &ListenerContext,
+) {
+    let reply = format!(
+        "421 4.3.2 {} Too many connections, try again later\r\n",
+        ctx.session_config.hostname
+    );
+    let mut transcript = Transcript::new();
+    transcript.push(
+        Duration::ZERO,
+        Event::Connected {
+            peer: peer.to_string(),
+            local: local.to_string(),
+        },
+    );
+    transcript.server_bytes(Duration::ZERO, reply.as_bytes());
+    let written = tokio::time::timeout(Duration::from_secs(5), async {
+        stream.write_all(reply.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        transcript.note(Duration::ZERO, None, "the client did not take the 421");
+    }
+    transcript.push(
+        Duration::ZERO,
+        Event::Closed {
+            reason: CloseReason::TooManyConnections,
+        },
+    );
+    ctx.mailbox
+        .finish_session(SessionRecord {
+            id,
+            listener: ctx.name.clone(),
+            peer: peer.to_string(),
+            local: local.to_string(),
+            started_at: SystemTime::now(),
+            duration_ms: 0,
+            messages: Vec::new(),
+            close_reason: Some(CloseReason::TooManyConnections),
+            transcript,
+        })
+        .await;
+}

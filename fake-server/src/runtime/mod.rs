@@ -1,0 +1,6 @@
+//! The tokio runtime around the sans-I/O session: listeners, the connection driver, limits
+//! and shutdown. Nothing here decides a reply; that is the session's and its policy's job.
+
+pub mod connection;
+pub mod listener;
+pub mod shutdown;

@@ -1,0 +1,54 @@
+//! How the server stops: first it drains (stop accepting; each session gets `421` as soon as it
+//! is between transactions), then, at the deadline, it aborts (every session gets `421` now).
+//! Nothing acknowledged is ever dropped: a message is stored before its 250 is sent.
+
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Running,
+    Draining,
+    Abort,
+}
+
+/// Counts open connections; a guard per connection keeps the count right even on panic.
+#[derive(Debug, Clone)]
+pub struct ConnectionTracker {
+    count: watch::Sender<usize>,
+}
+
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    count: watch::Sender<usize>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.count.send_modify(|n| *n -= 1);
+    }
+}
+
+impl ConnectionTracker {
+    pub fn new() -> ConnectionTracker {
+        ConnectionTracker {
+            count: watch::channel(0).0,
+        }
+    }
+
+    pub fn open(&self) -> usize {
+        *self.count.borrow()
+    }
+
+    pub fn enter(&self) -> ConnectionGuard {
+        self.count.send_modify(|n| *n += 1);
+        ConnectionGuard {
+            count: self.count.clone(),
+        }
+    }
+
+    /// Waits until no connection is open.
+    pub async fn all_closed(&self) {
+        let mut rx = self.count.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+}

@@ -1,0 +1,372 @@
+//! The server as a library: start it on port 0 in a test, talk to it, look at what it
+//! captured, shut it down.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_protocol::session::SessionConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::{ServerError, WaitTimeout};
+use crate::events::{EventSink, ServerEvent};
+use crate::mailbox::{Mailbox, MailboxConfig, SessionRecord, StoredMessage};
+use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, PolicyFactory};
+use crate::runtime::listener::{accept_loop, Limits};
+use crate::runtime::shutdown::{ConnectionTracker, Stage};
+
+/// One listening socket and how its sessions behave.
+#[derive(Clone)]
+pub struct ListenerSpec {
+    pub name: String,
+    pub address: SocketAddr,
+    pub session: SessionConfig,
+    pub policy: Arc<dyn PolicyFactory>,
+}
+
+impl std::fmt::Debug for ListenerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ListenerSpec")
+            .field("name", &self.name)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures and starts a [`Server`].
+#[derive(Debug)]
+pub struct ServerBuilder {
+    listeners: Vec<ListenerSpec>,
+    session: SessionConfig,
+    max_messages: usize,
+    max_sessions: usize,
+    max_connections: usize,
+    store: Option<PathBuf>,
+    shutdown_grace: Duration,
+    events: Option<EventSink>,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder {
+            listeners: Vec::new(),
+            session: SessionConfig::default(),
+            max_messages: 1000,
+            max_sessions: 1000,
+            max_connections: 1000,
+            store: None,
+            shutdown_grace: Duration::from_secs(10),
+            events: None,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Adds a plain SMTP listener (port 0 picks a free port). Without any, the server listens
+    /// on `127.0.0.1:0`.
+    pub fn smtp(mut self, address: SocketAddr) -> Self {
+        self.listeners.push(ListenerSpec {
+            name: "smtp".to_owned(),
+            address,
+            session: SessionConfig::default(),
+            policy: Arc::new(DefaultPolicyFactory),
+        });
+        self
+    }
+
+    /// Adds a listener described in full (its own session settings and policy).
+    pub fn listener(mut self, spec: ListenerSpec) -> Self {
+        self.listeners.push(spec);
+        self
+    }
+
+    /// Settings applied to every `smtp()` listener (host name, limits, timeouts, extensions).
+    pub fn session_config(mut self, config: SessionConfig) -> Self {
+        self.session = config;
+        self
+    }
+
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.max_messages = n.max(1);
+        self
+    }
+
+    pub fn max_sessions(mut self, n: usize) -> Self {
+        self.max_sessions = n.max(1);
+        self
+    }
+
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Also write every message to this Maildir, fsynced before the 250.
+    pub fn store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.store = Some(dir.into());
+        self
+    }
+
+    /// How long open sessions may go on after shutdown begins.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Receives every [`ServerEvent`].
+    pub fn on_event(mut self, f: impl Fn(&ServerEvent) + Send + Sync + 'static) -> Self {
+        self.events = Some(EventSink::new(f));
+        self
+    }
+
+    /// Binds every listener and starts serving.
+    pub async fn start(self) -> Result<Server, ServerError> {
+        let mut specs = self.listeners;
+        if specs.is_empty() {
+            specs.push(ListenerSpec {
+                name: "smtp".to_owned(),
+                address: SocketAddr::from(([127, 0, 0, 1], 0)),
+                session: SessionConfig::default(),
+                policy: Arc::new(DefaultPolicyFactory),
+            });
+        }
+        for spec in &mut specs {
+            if spec.name == "smtp" {
+                spec.session = self.session.clone();
+            }
+        }
+        let mailbox = Arc::new(Mailbox::new(
+            MailboxConfig {
+                hostname: self.session.hostname.clone(),
+                max_messages: self.max_messages,
+                max_sessions: self.max_sessions,
+                store: self.store,
+            },
+            self.events.clone(),
+        )?);
+        let mut bound = Vec::new();
+        for spec in specs {
+            let listener =
+                TcpListener::bind(spec.address)
+                    .await
+                    .map_err(|source| ServerError::Bind {
+                        listener: spec.name.clone(),
+                        address: spec.address,
+                        source,
+                    })?;
+            let address = listener.local_addr().map_err(|source| ServerError::Bind {
+                listener: spec.name.clone(),
+                address: spec.address,
+                source,
+            })?;
+            bound.push((spec, listener, address));
+        }
+        let (stage, stage_rx) = watch::channel(Stage::Running);
+        let limits = Arc::new(Limits {
+            max_connections: self.max_connections,
+            tracker: ConnectionTracker::new(),
+            next_session: AtomicU64::new(0),
+        });
+        let mut addresses = Vec::new();
+        let mut tasks = Vec::new();
+        for (spec, listener, address) in bound {
+            tracing::info!(listener = %spec.name, %address, "listening");
+            if let Some(events) = &self.events {
+                events.emit(&ServerEvent::Listening {
+                    listener: spec.name.clone(),
+                    address,
+                });
+            }
+            addresses.push((spec.name.clone(), address));
+            let ctx = Arc::new(ListenerContext {
+                name: spec.name,
+                session_config: Arc::new(spec.session),
+                policy: spec.policy,
+                mailbox: Arc::clone(&mailbox),
+                stage: stage_rx.clone(),
+            });
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                ctx,
+                Arc::clone(&limits),
+            )));
+        }
+        Ok(Server {
+            addresses,
+            mailbox,
+            stage,
+            limits,
+            tasks,
+            shutdown_grace: self.shutdown_grace,
+            events: self.events,
+        })
+    }
+}
+
+/// A running server. Dropping it stops it abruptly; [`Server::shutdown`] stops it gracefully.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let server = fake_server::Server::builder()
+///     .smtp("127.0.0.1:0".parse()?)
+///     .start()
+///     .await?;
+///
+/// // Any SMTP client will do; here, raw commands over a socket.
+/// let mut client = tokio::net::TcpStream::connect(server.smtp_addr()).await?;
+/// client
+///     .write_all(b"EHLO me\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+///     .await?;
+/// client.write_all(b"Subject: hello\r\n\r\nHi!\r\n.\r\nQUIT\r\n").await?;
+/// let mut replies = String::new();
+/// client.read_to_string(&mut replies).await?;
+/// assert!(replies.contains("250 2.0.0 OK queued as"));
+///
+/// let messages = server.wait_for_messages(1, Duration::from_secs(5)).await?;
+/// assert_eq!(messages[0].summary().subject.as_deref(), Some("hello"));
+/// assert_eq!(messages[0].rcpt_to(), ["<b@example.com>"]);
+/// server.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    addresses: Vec<(String, SocketAddr)>,
+    mailbox: Arc<Mailbox>,
+    stage: watch::Sender<Stage>,
+    limits: Arc<Limits>,
+    tasks: Vec<JoinHandle<()>>,
+    shutdown_grace: Duration,
+    events: Option<EventSink>,
+}
+
+impl Server {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// Every listener's name and real address.
+    pub fn addresses(&self) -> &[(String, SocketAddr)] {
+        &self.addresses
+    }
+
+    /// The address of the named listener.
+    pub fn addr(&self, listener: &str) -> Option<SocketAddr> {
+        self.addresses
+            .iter()
+            .find(|(name, _)| name == listener)
+            .map(|(_, address)| *address)
+    }
+
+    /// The address of the first plain SMTP listener (or the first listener of any kind).
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.addr("smtp")
+            .or_else(|| self.addresses.first().map(|(_, a)| *a))
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Messages held in memory, oldest first.
+    pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
+        self.mailbox.messages()
+    }
+
+    /// Finished sessions held in memory, oldest first, with their transcripts.
+    pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
+        self.mailbox.sessions()
+    }
+
+    /// Sessions open right now.
+    pub fn open_sessions(&self) -> usize {
+        self.limits.tracker.open()
+    }
+
+    /// Waits until `count` messages have arrived since the start, then returns those held.
+    pub async fn wait_for_messages(
+        &self,
+        count: u64,
+        timeout: Duration,
+    ) -> Result<Vec<Arc<StoredMessage>>, WaitTimeout> {
+        if self.mailbox.wait_for(count, timeout).await {
+            Ok(self.mailbox.messages())
+        } else {
+            Err(WaitTimeout {
+                wanted: count,
+                got: self.mailbox.stored_count(),
+                waited: timeout,
+            })
+        }
+    }
+
+    /// Waits until `count` sessions have finished (and are recorded).
+    pub async fn wait_for_sessions(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<Arc<SessionRecord>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let sessions = self.mailbox.sessions();
+            if sessions.len() >= count || tokio::time::Instant::now() >= deadline {
+                return sessions;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops accepting, lets open sessions finish their transaction (each gets `421` once it
+    /// is idle), and after the grace period sends `421` to the rest.
+    pub async fn shutdown(self) {
+        self.shutdown_with(self.shutdown_grace).await;
+    }
+
+    async fn shutdown_with(&self, grace: Duration) {
+        let _ = self.stage.send(Stage::Draining);
+        let open = self.limits.tracker.open();
+        if let Some(events) = &self.events {
+            events.emit(&ServerEvent::ShuttingDown {
+                open_sessions: open,
+            });
+        }
+        if open > 0 {
+            tracing::info!(open, ?grace, "shutting down: waiting for open sessions");
+        }
+        let tracker = self.limits.tracker.clone();
+        if tokio::time::timeout(grace, tracker.all_closed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = self.limits.tracker.open(),
+                "grace period over: closing the remaining sessions with 421"
+            );
+            let _ = self.stage.send(Stage::Abort);
+            // Each gets a 421; a client that does not read it is not waited for long.
+            let _ = tokio::time::timeout(Duration::from_secs(5), tracker.all_closed()).await;
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
+    /// Stops at once: every open session gets `421` and is closed.
+    pub async fn abort(self) {
+        self.shutdown_with(Duration::ZERO).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.stage.send(Stage::Abort);
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
