@@ -322,12 +322,22 @@ impl Server {
     }
 
     /// Stops accepting, lets open sessions finish their transaction (each gets `421` once it
-    /// is idle), and after the grace period sends `421` to the rest.
-    pub async fn shutdown(self) {
+    /// is idle), and after the grace period sends `421` to the rest. Returns when every
+    /// session has ended; the captured messages and transcripts stay readable.
+    pub async fn shutdown(&self) {
         self.shutdown_with(self.shutdown_grace).await;
     }
 
+    /// Stops at once: every open session gets `421` and is closed.
+    pub async fn abort(&self) {
+        self.shutdown_with(Duration::ZERO).await;
+    }
+
     async fn shutdown_with(&self, grace: Duration) {
+        if *self.stage.borrow() != Stage::Running {
+            let _ = self.stage.send(Stage::Abort);
+            return;
+        }
         let _ = self.stage.send(Stage::Draining);
         let open = self.limits.tracker.open();
         if let Some(events) = &self.events {
@@ -354,11 +364,6 @@ impl Server {
         for task in &self.tasks {
             task.abort();
         }
-    }
-
-    /// Stops at once: every open session gets `421` and is closed.
-    pub async fn abort(self) {
-        self.shutdown_with(Duration::ZERO).await;
     }
 }
 

@@ -28,11 +28,17 @@ impl Drop for ConnectionGuard {
     }
 }
 
-impl ConnectionTracker {
-    pub fn new() -> ConnectionTracker {
+impl Default for ConnectionTracker {
+    fn default() -> Self {
         ConnectionTracker {
             count: watch::channel(0).0,
         }
+    }
+}
+
+impl ConnectionTracker {
+    pub fn new() -> ConnectionTracker {
+        ConnectionTracker::default()
     }
 
     pub fn open(&self) -> usize {

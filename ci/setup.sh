@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the third-party clients the tests drive, when they are missing (Debian).
+# The tests fail, not skip, without them, so CI runs this first.
+set -euo pipefail
+
+need=()
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl)
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+python3 -c 'import smtplib, email' || { echo "setup: python3 lacks smtplib" >&2; exit 1; }
+curl --version | grep -qi smtp || { echo "setup: curl lacks SMTP support" >&2; exit 1; }
+echo "setup: clients ready ($(python3 --version), $(curl --version | head -1 | cut -d' ' -f1-2))"
