@@ -10,6 +10,7 @@
 # Environment:
 #   BENCH_MESSAGES   messages per timed run, all rows (default: 40000 for the rows with a
 #                    connection per message, 200000 for the persistent-session row)
+#   BENCH_ROWS       which loads to run, by id (default: ABC)
 #   BENCH_WARMUP     untimed messages sent to each fresh server first, same load shape (500)
 #   BENCH_PIN=1      pin the server to CPU 0 and smtp-source to CPU 1 (taskset); off by default
 #   BENCH_FAKE_ARGS  extra arguments for `fake-smtp serve`
@@ -295,6 +296,7 @@ inner_main() {
   : >"$WORK_DIR/results.tsv"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r id desc opts count <<<"$row"
+    [[ ${BENCH_ROWS:-ABC} == *"$id"* ]] || continue
     for server in "${servers[@]}"; do
       measure "$id" "$desc" "$opts" "$count" "$server"
     done

@@ -92,6 +92,11 @@ pub struct ServeArgs {
     #[arg(long, value_enum, default_value = "reject-lookalikes")]
     pub bare_line_ends: BareLineEndsArg,
 
+    /// Worker threads: 1 runs everything on one thread (an event loop like smtp-sink's);
+    /// 0 means one per CPU.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
     /// Log only warnings and errors on stderr.
     #[arg(short, long)]
     pub quiet: bool,

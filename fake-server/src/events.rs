@@ -64,8 +64,7 @@ impl ServerEvent {
         use smtp_protocol::transcript::Event;
         let notes = record
             .transcript
-            .entries
-            .iter()
+            .entries()
             .filter_map(|entry| match &entry.event {
                 Event::Note {
                     check: Some(check),

@@ -150,14 +150,11 @@ impl ServerBuilder {
         )?);
         let mut bound = Vec::new();
         for spec in specs {
-            let listener =
-                TcpListener::bind(spec.address)
-                    .await
-                    .map_err(|source| ServerError::Bind {
-                        listener: spec.name.clone(),
-                        address: spec.address,
-                        source,
-                    })?;
+            let listener = bind(spec.address).map_err(|source| ServerError::Bind {
+                listener: spec.name.clone(),
+                address: spec.address,
+                source,
+            })?;
             let address = listener.local_addr().map_err(|source| ServerError::Bind {
                 listener: spec.name.clone(),
                 address: spec.address,
@@ -205,6 +202,23 @@ impl ServerBuilder {
             events: self.events,
         })
     }
+}
+
+/// Pending connections the kernel may queue before `accept` (capped by `somaxconn`). The
+/// usual default of 128 overflows when a few hundred clients connect at once, and an
+/// overflow costs a client a SYN retransmission: a second or more of delay.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // Restarting the server must not fail on connections of its previous run in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// A running server. Dropping it stops it abruptly; [`Server::shutdown`] stops it gracefully.

@@ -198,18 +198,24 @@ impl Reply {
 
     /// Appends the wire form (every line CRLF-terminated) to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        use std::io::Write;
+        let code = self.code.0;
+        let digits = [
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+        ];
+        let enhanced = self.enhanced.map(|e| e.to_string());
         let last = self.lines.len().saturating_sub(1);
         for (i, line) in self.lines.iter().enumerate() {
-            let separator = if i == last { ' ' } else { '-' };
-            // Writing into a Vec cannot fail.
-            let _ = match &self.enhanced {
-                Some(enhanced) if line.is_empty() => {
-                    write!(out, "{}{separator}{enhanced}", self.code)
+            out.extend_from_slice(&digits);
+            out.push(if i == last { b' ' } else { b'-' });
+            if let Some(enhanced) = &enhanced {
+                out.extend_from_slice(enhanced.as_bytes());
+                if !line.is_empty() {
+                    out.push(b' ');
                 }
-                Some(enhanced) => write!(out, "{}{separator}{enhanced} {line}", self.code),
-                None => write!(out, "{}{separator}{line}", self.code),
-            };
+            }
+            out.extend_from_slice(line.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
     }

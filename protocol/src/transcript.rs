@@ -2,6 +2,7 @@
 //! that prints as the `C:` / `S:` notation of the RFCs. Both the server session and the
 //! harness's client record into this type, so their transcripts read the same.
 
+use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -9,19 +10,59 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ContentReport;
 
-/// Entries beyond this are dropped (and the drop is recorded), so that a client that sends
-/// endless garbage cannot grow a transcript without bound.
-pub const MAX_ENTRIES: usize = 20_000;
+/// A transcript keeps its first [`HEAD_ENTRIES`] entries and its last [`TAIL_ENTRIES`];
+/// what falls between is counted, not kept. A session's opening (greeting, EHLO, TLS, AUTH)
+/// and its end (the last transactions, QUIT, the close) are what a reader needs, and memory
+/// stays bounded however long a client keeps a connection or however much garbage it sends.
+pub const HEAD_ENTRIES: usize = 1000;
+/// See [`HEAD_ENTRIES`].
+pub const TAIL_ENTRIES: usize = 1000;
 
 /// Longest client line kept verbatim; longer lines keep their start and their length.
 const MAX_LINE_SHOWN: usize = 1024;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "TranscriptRepr", into = "TranscriptRepr")]
 pub struct Transcript {
-    pub entries: Vec<Entry>,
-    /// Number of entries dropped after [`MAX_ENTRIES`].
+    head: Vec<Entry>,
+    tail: VecDeque<Entry>,
+    omitted: u64,
+}
+
+/// The serialised form: all entries kept, and where and how many were left out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TranscriptRepr {
+    entries: Vec<Entry>,
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub dropped: u64,
+    omitted: u64,
+    /// Index in `entries` where the omitted ones would have been.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    omitted_at: Option<usize>,
+}
+
+impl From<Transcript> for TranscriptRepr {
+    fn from(t: Transcript) -> TranscriptRepr {
+        let omitted_at = (t.omitted > 0).then_some(t.head.len());
+        let mut entries = t.head;
+        entries.extend(t.tail);
+        TranscriptRepr {
+            entries,
+            omitted: t.omitted,
+            omitted_at,
+        }
+    }
+}
+
+impl From<TranscriptRepr> for Transcript {
+    fn from(mut r: TranscriptRepr) -> Transcript {
+        let split = r.omitted_at.unwrap_or(r.entries.len()).min(r.entries.len());
+        let tail = r.entries.split_off(split);
+        Transcript {
+            head: r.entries,
+            tail: tail.into(),
+            omitted: r.omitted,
+        }
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -107,12 +148,35 @@ impl Transcript {
     }
 
     pub fn push(&mut self, at: Duration, event: Event) {
-        if self.entries.len() >= MAX_ENTRIES {
-            self.dropped += 1;
+        let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
+        let entry = Entry { at_us, event };
+        if self.head.len() < HEAD_ENTRIES {
+            self.head.push(entry);
             return;
         }
-        let at_us = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
-        self.entries.push(Entry { at_us, event });
+        if self.tail.len() >= TAIL_ENTRIES {
+            self.tail.pop_front();
+            self.omitted += 1;
+        }
+        self.tail.push_back(entry);
+    }
+
+    /// The entries kept, in order (see [`HEAD_ENTRIES`]).
+    pub fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> {
+        self.head.iter().chain(self.tail.iter())
+    }
+
+    /// Entries left out between the head and the tail.
+    pub fn omitted(&self) -> u64 {
+        self.omitted
+    }
+
+    /// Why the session ended, once it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.entries().rev().find_map(|e| match e.event {
+            Event::Closed { reason } => Some(reason),
+            _ => None,
+        })
     }
 
     pub fn client_line(&mut self, at: Duration, line: &[u8]) {
@@ -177,7 +241,10 @@ impl Transcript {
     /// The readable form; `with_times` adds each entry's offset in seconds.
     pub fn render(&self, with_times: bool) -> String {
         let mut out = String::new();
-        for entry in &self.entries {
+        for (i, entry) in self.entries().enumerate() {
+            if i == self.head.len() && self.omitted > 0 {
+                let _ = writeln!(out, "** {} entries omitted", self.omitted);
+            }
             let prefix = if with_times {
                 format!("{:>9.3} ", entry.at_us as f64 / 1e6)
             } else {
@@ -193,9 +260,6 @@ impl Transcript {
                     let _ = writeln!(out, "{prefix}{event}");
                 }
             }
-        }
-        if self.dropped > 0 {
-            let _ = writeln!(out, "** {} further entries dropped", self.dropped);
         }
         out
     }
@@ -248,6 +312,13 @@ fn summarise_content(report: &ContentReport) -> String {
 /// Printable ASCII and non-control Unicode as they are; everything else as `\xNN` (`\r`, `\n`
 /// and `\t` by name). Invalid UTF-8 is escaped octet by octet.
 pub fn escape_bytes(bytes: &[u8]) -> String {
+    if bytes
+        .iter()
+        .all(|&b| (b' '..=b'~').contains(&b) && b != b'\\')
+    {
+        // The common case, printable ASCII, is copied as it is.
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -301,7 +372,26 @@ mod tests {
              S (raw): \\x00\\x00\\x00\\x1a\\x00\\x00\\x00\n** closed (Quit)\n"
         );
         assert!(t.render(true).starts_with("    0.000 S: 220"));
-        let json = serde_json::to_string(&t.entries[1]).expect("json");
+        let json = serde_json::to_string(t.entries().nth(1).expect("entry")).expect("json");
         assert_eq!(json, r#"{"at_us":1000,"kind":"client","line":"EHLO x"}"#);
+    }
+
+    #[test]
+    fn keeps_the_head_and_the_tail_of_a_long_session() {
+        let mut t = Transcript::new();
+        let total = HEAD_ENTRIES + TAIL_ENTRIES + 500;
+        for i in 0..total {
+            t.client_line(Duration::ZERO, format!("NOOP {i}").as_bytes());
+        }
+        assert_eq!(t.omitted(), 500);
+        assert_eq!(t.entries().count(), HEAD_ENTRIES + TAIL_ENTRIES);
+        let last = format!("C: NOOP {}", total - 1);
+        assert!(t.render(false).ends_with(&format!("{last}\n")));
+        assert!(t
+            .render(false)
+            .contains("C: NOOP 999\n** 500 entries omitted\nC: NOOP 1500\n"));
+        let json = serde_json::to_string(&t).expect("json");
+        let back: Transcript = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, t);
     }
 }

@@ -225,7 +225,13 @@ impl Mailbox {
                 inner.messages.pop_front();
             }
         }
-        self.stored.send_modify(|n| *n += 1);
+        // Waking waiters costs a lock; skip it when nobody waits (the common case). A
+        // later waiter still sees the count: `wait_for` checks the current value first.
+        let waiters = self.stored.receiver_count() > 0;
+        self.stored.send_if_modified(|n| {
+            *n += 1;
+            waiters
+        });
         tracing::info!(
             id = %stored.id,
             from = %stored.mail_from(),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig};
-use smtp_protocol::transcript::Event;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -67,8 +66,6 @@ pub async fn drive<S>(
         listener: ctx.name.clone(),
         peer,
     };
-    let mut stage = ctx.stage.clone();
-    let mut stage_open = true;
     let mut session = Session::new(
         Arc::clone(&ctx.session_config),
         ctx.policy.policy(),
@@ -80,6 +77,11 @@ pub async fn drive<S>(
     );
     let mut buffer = vec![0u8; READ_BUFFER];
     let mut messages = Vec::new();
+    let mut stage_change: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+        Box::pin(next_stage(ctx.stage.clone()));
+    let mut last_input = Instant::now();
+    let idle = tokio::time::sleep(session.timeout());
+    tokio::pin!(idle);
     'session: loop {
         while let Some(action) = session.poll_action() {
             match action {
@@ -90,6 +92,7 @@ pub async fn drive<S>(
                         Ok(Err(error)) => session.connection_lost(elapsed(), &error.to_string()),
                         Err(_) => session.connection_lost(elapsed(), "write timed out"),
                     }
+                    session.recycle(bytes);
                 }
                 Action::Store(message) => {
                     let transcript = ctx
@@ -112,29 +115,46 @@ pub async fn drive<S>(
                 }
             }
         }
-        let current = *stage.borrow_and_update();
+        let current = *ctx.stage.borrow();
         if current == Stage::Abort || (current == Stage::Draining && session.is_idle()) {
             session.shutdown(elapsed());
             continue;
         }
         tokio::select! {
-            changed = stage.changed(), if stage_open => {
-                // The server handle is gone: nobody can stop us any more, but keep serving.
-                stage_open = changed.is_ok();
+            receiver = &mut stage_change => {
+                // A closed channel means the server handle is gone: nobody can stop us any
+                // more, so stop listening for changes and keep serving.
+                stage_change = match receiver {
+                    Some(receiver) => Box::pin(next_stage(receiver)),
+                    None => Box::pin(std::future::pending()),
+                };
             }
-            read = tokio::time::timeout(session.timeout(), stream.read(&mut buffer)) => match read {
-                Err(_) => session.timed_out(elapsed()),
-                Ok(Ok(0)) => session.peer_closed(elapsed()),
-                Ok(Ok(n)) => session.receive(elapsed(), &buffer[..n]),
-                Ok(Err(error)) => session.connection_lost(elapsed(), &error.to_string()),
-            },
+            () = &mut idle => {
+                let due = last_input + session.timeout();
+                if Instant::now() >= due {
+                    session.timed_out(elapsed());
+                } else {
+                    idle.as_mut().reset(due);
+                }
+            }
+            read = stream.read(&mut buffer) => {
+                last_input = Instant::now();
+                match read {
+                    Ok(0) => session.peer_closed(elapsed()),
+                    Ok(n) => session.receive(elapsed(), &buffer[..n]),
+                    Err(error) => session.connection_lost(elapsed(), &error.to_string()),
+                }
+                // The timer is moved lazily (when it fires) to save a timer update per read;
+                // only a shorter timeout (DATA's) needs it moved now.
+                let due = last_input + session.timeout();
+                if idle.deadline() > due {
+                    idle.as_mut().reset(due);
+                }
+            }
         }
     }
     let transcript = session.into_transcript();
-    let close_reason = transcript.entries.iter().rev().find_map(|e| match e.event {
-        Event::Closed { reason } => Some(reason),
-        _ => None,
-    });
+    let close_reason = transcript.close_reason();
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
     ctx.mailbox
         .finish_session(SessionRecord {
@@ -149,4 +169,11 @@ pub async fn drive<S>(
             transcript,
         })
         .await;
+}
+
+/// Resolves when the shutdown stage changes, giving the receiver back (`None` once the
+/// server handle is gone). Kept as one long-lived future per session: cheaper than a new
+/// waiter registration for every read.
+async fn next_stage(mut receiver: watch::Receiver<Stage>) -> Option<watch::Receiver<Stage>> {
+    receiver.changed().await.ok().map(|()| receiver)
 }

@@ -72,10 +72,16 @@ impl<P: Policy> Session<P> {
     /// Applies the effect if the response accepts the command, then queues its steps.
     pub(super) fn respond(&mut self, response: Response, effect: Effect, flush: bool) {
         let positive = response.is_positive();
-        let first_reply = response.steps.iter().find_map(|s| match s {
-            Step::Reply(reply) => Some(reply.clone()),
+        // What EHLO advertised is read from the reply actually sent (a policy may change it).
+        let advertised = match (&effect, positive) {
+            (Effect::Hello { esmtp: true, .. }, true) => {
+                response.steps.iter().find_map(|s| match s {
+                    Step::Reply(reply) => Some(Extensions::from_ehlo_lines(&reply.lines)),
+                    _ => None,
+                })
+            }
             _ => None,
-        });
+        };
         self.queue_response(response.steps, flush);
         if !positive {
             return;
@@ -83,10 +89,7 @@ impl<P: Policy> Session<P> {
         match effect {
             Effect::None => {}
             Effect::Hello { domain, esmtp } => {
-                let extensions = match (&first_reply, esmtp) {
-                    (Some(reply), true) => Extensions::from_ehlo_lines(&reply.lines),
-                    _ => Extensions::default(),
-                };
+                let extensions = advertised.unwrap_or_default();
                 let allowance = config::parameter_allowance(&extensions);
                 let mut max_line = self.config.command_line_limit + allowance;
                 if extensions.has("AUTH") {

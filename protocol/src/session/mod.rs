@@ -304,6 +304,15 @@ impl<P: Policy> Session<P> {
         self.run();
     }
 
+    /// Hands back the buffer of an [`Action::Send`] once written, so that its memory is
+    /// reused for the next replies instead of allocated again.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        if self.out.is_empty() && self.out.capacity() < buffer.capacity() {
+            buffer.clear();
+            self.out = buffer;
+        }
+    }
+
     /// The answer to [`Action::Wait`].
     pub fn resume(&mut self, now: Duration) {
         self.now = now;
