@@ -234,12 +234,21 @@ impl<P: Policy> Session<P> {
                 self.reply(502, (5, 5, 1), "Command not implemented"),
                 Effect::None,
             ),
-            Command::Help { .. } => (
+            Command::Help { topic: None } => (
                 self.reply(
                     214,
                     (2, 0, 0),
                     "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT",
                 ),
+                Effect::None,
+            ),
+            Command::Help { topic: Some(topic) } => (
+                match Verb::from_name(topic) {
+                    Some(verb) => self.reply(214, (2, 0, 0), help_syntax(verb)),
+                    // RFC 5321 §4.3.2 lists 504 among HELP's replies: a parameter not
+                    // implemented.
+                    None => self.reply(504, (5, 5, 4), "HELP topic not available"),
+                },
                 Effect::None,
             ),
             Command::Quit => (
@@ -489,5 +498,25 @@ impl<P: Policy> Session<P> {
             let response = self.ask(&DecisionPoint::Command(&chunk.command), default);
             self.respond(response, Effect::None, true);
         }
+    }
+}
+
+/// The syntax line HELP gives for a verb (RFC 5321 §4.1.1 and the extensions' RFCs).
+fn help_syntax(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Ehlo => "EHLO <domain>",
+        Verb::Helo => "HELO <domain>",
+        Verb::Mail => "MAIL FROM:<reverse-path> [SIZE=n] [BODY=7BIT|8BITMIME|BINARYMIME] [SMTPUTF8] [RET=FULL|HDRS] [ENVID=xtext]",
+        Verb::Rcpt => "RCPT TO:<forward-path> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=type;xtext]",
+        Verb::Data => "DATA, then the message, ended by a line with a single dot",
+        Verb::Bdat => "BDAT <size> [LAST], then exactly <size> octets",
+        Verb::Rset => "RSET",
+        Verb::Vrfy => "VRFY <string>",
+        Verb::Expn => "EXPN <string> (not implemented)",
+        Verb::Help => "HELP [<command>]",
+        Verb::Noop => "NOOP [<string>]",
+        Verb::Quit => "QUIT",
+        Verb::StartTls => "STARTTLS (when offered)",
+        Verb::Auth => "AUTH <mechanism> [<initial-response>] (when offered)",
     }
 }

@@ -170,7 +170,7 @@ fn commands_in_every_wrong_order_get_503_and_keep_the_state() {
 
 #[test]
 fn malformed_commands_get_the_rfc_replies() {
-    let cases: [(&[u8], &str); 12] = [
+    let cases: [(&[u8], &str); 14] = [
         (b"FOO", "500 5.5.2 Command unrecognized"),
         (b"", "500 5.5.2 Syntax error, command unrecognized"),
         (b"NO\0OP", "500 5.5.2 Syntax error - invalid character"),
@@ -185,6 +185,8 @@ fn malformed_commands_get_the_rfc_replies() {
         (b"RSET now", "501 5.5.4 Syntax error: no parameters allowed"),
         (b"QUIT now", "501 5.5.4 Syntax error: no parameters allowed"),
         (b"NOOP whatever", "250 2.0.0 OK"),
+        (b"HELP rcpt", "214 2.0.0 RCPT TO:<forward-path> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=type;xtext]"),
+        (b"HELP frobnicate", "504 5.5.4 HELP topic not available"),
         (b"STARTTLS", "502 5.5.1 Command not implemented"),
     ];
     for (line, expected) in cases {
