@@ -223,6 +223,6 @@ async fn ipv6_loopback() {
     assert!(output.contains("250 2.0.0 OK queued as"), "{output}");
     let messages = server.wait_for_messages(1, WAIT).await.expect("stored");
     assert!(messages[0]
-        .trace_header
+        .trace_header()
         .starts_with("Received: from [IPv6:::1] ([IPv6:::1])"));
 }

@@ -194,11 +194,20 @@ pub struct DataDecoder {
 impl DataDecoder {
     /// `max_size` 0 means no limit.
     pub fn new(max_size: u64, text_line_limit: usize) -> DataDecoder {
+        DataDecoder::with_capacity(max_size, text_line_limit, 0)
+    }
+
+    /// Like [`DataDecoder::new`], reserving room for `expected` octets (a declared SIZE), up
+    /// to the limit and to 1 MiB: a client's claim is not a reason to hold memory.
+    pub fn with_capacity(max_size: u64, text_line_limit: usize, expected: u64) -> DataDecoder {
+        const MAX_RESERVATION: u64 = 1024 * 1024;
+        let max_size = if max_size == 0 { u64::MAX } else { max_size };
+        let capacity = expected.min(max_size).min(MAX_RESERVATION);
         DataDecoder {
             state: State::LineStart,
             stats: LineStats::new(text_line_limit),
-            content: Vec::new(),
-            max_size: if max_size == 0 { u64::MAX } else { max_size },
+            content: Vec::with_capacity(usize::try_from(capacity).unwrap_or(0)),
+            max_size,
         }
     }
 

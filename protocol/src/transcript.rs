@@ -144,7 +144,11 @@ pub enum Event {
 
 impl Transcript {
     pub fn new() -> Transcript {
-        Transcript::default()
+        Transcript {
+            // A plain one-message session fits without growing.
+            head: Vec::with_capacity(32),
+            ..Transcript::default()
+        }
     }
 
     pub fn push(&mut self, at: Duration, event: Event) {

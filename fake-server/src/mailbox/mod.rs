@@ -36,8 +36,10 @@ pub struct StoredMessage {
     pub envelope: Transaction,
     pub transfer: Transfer,
     pub report: ContentReport,
-    /// The trace header prepended to the delivered copy (S-5321-TRACE).
-    pub trace_header: String,
+    /// Whether the session said EHLO (ESMTP) or HELO (SMTP), for the trace header.
+    pub esmtp: bool,
+    /// The server's name, for the trace header.
+    pub hostname: String,
     /// The content exactly as received, after dot-unstuffing.
     #[serde(skip)]
     pub raw: Vec<u8>,
@@ -53,9 +55,27 @@ impl StoredMessage {
         self.summary.get_or_init(|| summary::summarise(&self.raw))
     }
 
+    /// The trace header prepended to the delivered copy (S-5321-TRACE). Built on demand: most
+    /// messages of a test sink are never delivered anywhere.
+    pub fn trace_header(&self) -> String {
+        let single_recipient = match self.envelope.recipients.as_slice() {
+            [only] => Some(only.forward_path.to_string()),
+            _ => None,
+        };
+        trace::received_header(
+            self.helo.as_deref(),
+            self.peer.parse::<SocketAddr>().ok().map(|a| a.ip()),
+            &self.hostname,
+            if self.esmtp { "ESMTP" } else { "SMTP" },
+            &self.id,
+            single_recipient.as_deref(),
+            self.received_at,
+        )
+    }
+
     /// The copy a mailbox would hold: the trace header, then the content.
     pub fn delivered(&self) -> Vec<u8> {
-        let mut copy = self.trace_header.clone().into_bytes();
+        let mut copy = self.trace_header().into_bytes();
         copy.extend_from_slice(&self.raw);
         copy
     }
@@ -186,19 +206,6 @@ impl Mailbox {
         };
         let id = format!("{}{serial:06X}", self.id_prefix);
         let received_at = SystemTime::now();
-        let single_recipient = match message.transaction.recipients.as_slice() {
-            [only] => Some(only.forward_path.to_string()),
-            _ => None,
-        };
-        let trace_header = trace::received_header(
-            message.helo.as_deref(),
-            Some(origin.peer.ip()),
-            &self.config.hostname,
-            if message.esmtp { "ESMTP" } else { "SMTP" },
-            &id,
-            single_recipient.as_deref(),
-            received_at,
-        );
         let mut stored = StoredMessage {
             id: id.clone(),
             session_id: origin.session_id,
@@ -206,10 +213,11 @@ impl Mailbox {
             peer: origin.peer.to_string(),
             received_at,
             helo: message.helo,
+            esmtp: message.esmtp,
+            hostname: self.config.hostname.clone(),
             envelope: message.transaction,
             transfer: message.transfer,
             report: message.report,
-            trace_header,
             raw: message.content,
             path: None,
             summary: OnceLock::new(),
@@ -310,7 +318,7 @@ async fn write_to_disk(
     let name = maildir_name(&stored);
     let json = transcript_json(&stored.id, &transcript.unwrap_or_default());
     tokio::task::spawn_blocking(move || {
-        let path = maildir.deliver(&name, &[stored.trace_header.as_bytes(), &stored.raw])?;
+        let path = maildir.deliver(&name, &[stored.trace_header().as_bytes(), &stored.raw])?;
         maildir.write_transcript(&stored.id, &json)?;
         stored.path = Some(path);
         Ok::<_, maildir::MaildirError>(stored)

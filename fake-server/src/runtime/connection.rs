@@ -46,7 +46,7 @@ impl std::fmt::Debug for ListenerContext {
 }
 
 /// Octets read per system call; commands and pipelined groups fit easily.
-const READ_BUFFER: usize = 16 * 1024;
+const READ_BUFFER: usize = 8 * 1024;
 
 /// Runs one session to its end, then records it.
 pub async fn drive<S>(

@@ -24,8 +24,18 @@ pub struct ConnectionGuard {
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.count.send_modify(|n| *n -= 1);
+        change(&self.count, |n| *n -= 1);
     }
+}
+
+/// Updates the count, waking waiters only if there are any (only a shutdown waits): waking
+/// costs a lock on every connection otherwise.
+fn change(count: &watch::Sender<usize>, f: impl FnOnce(&mut usize)) {
+    let waiters = count.receiver_count() > 0;
+    count.send_if_modified(|n| {
+        f(n);
+        waiters
+    });
 }
 
 impl Default for ConnectionTracker {
@@ -46,7 +56,7 @@ impl ConnectionTracker {
     }
 
     pub fn enter(&self) -> ConnectionGuard {
-        self.count.send_modify(|n| *n += 1);
+        change(&self.count, |n| *n += 1);
         ConnectionGuard {
             count: self.count.clone(),
         }

@@ -110,9 +110,15 @@ impl<P: Policy> Session<P> {
                 }
             }
             Effect::StartData => {
-                self.phase = Phase::Data(Box::new(DataDecoder::new(
+                let declared = self
+                    .transaction
+                    .as_ref()
+                    .and_then(Transaction::size)
+                    .unwrap_or(0);
+                self.phase = Phase::Data(Box::new(DataDecoder::with_capacity(
                     self.config.max_message_size,
                     self.config.text_line_limit,
+                    declared,
                 )));
             }
             Effect::Reset => self.reset_transaction(),

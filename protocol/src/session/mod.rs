@@ -360,6 +360,10 @@ impl<P: Policy> Session<P> {
 
     /// Runs queued steps and input until the session must wait for the runtime or the client.
     fn run(&mut self) {
+        // The input is consumed by offset and compacted once at the end: draining it after
+        // every command would move the rest of a pipelined group again and again.
+        let mut input = std::mem::take(&mut self.input);
+        let mut offset = 0;
         loop {
             if matches!(self.phase, Phase::Closed) || self.awaiting.is_some() {
                 break;
@@ -368,10 +372,15 @@ impl<P: Policy> Session<P> {
                 self.run_pending(pending);
                 continue;
             }
-            if !self.process_input() {
+            let (consumed, progressed) = self.process_input(&input[offset..]);
+            offset += consumed;
+            if !progressed {
                 break;
             }
         }
+        input.drain(..offset);
+        // Nothing can have been appended meanwhile: input only arrives through `receive`.
+        self.input = input;
         if self.awaiting.is_none()
             && self.pending.is_empty()
             && self.peer_eof
@@ -442,19 +451,15 @@ impl<P: Policy> Session<P> {
         }
     }
 
-    /// Handles one unit of input. Returns false when more input is needed.
-    fn process_input(&mut self) -> bool {
-        let mut input = std::mem::take(&mut self.input);
-        let (consumed, progressed) = match self.phase {
-            Phase::Command => self.process_command_input(&input),
-            Phase::Data(_) => self.process_data_input(&input),
-            Phase::Chunk(_) => self.process_chunk_input(&input),
+    /// Handles one unit of input: returns the octets consumed, and false when more input is
+    /// needed.
+    fn process_input(&mut self, input: &[u8]) -> (usize, bool) {
+        match self.phase {
+            Phase::Command => self.process_command_input(input),
+            Phase::Data(_) => self.process_data_input(input),
+            Phase::Chunk(_) => self.process_chunk_input(input),
             Phase::Closed => (input.len(), false),
-        };
-        input.drain(..consumed);
-        // Nothing can have been appended meanwhile: input only arrives through `receive`.
-        self.input = input;
-        progressed
+        }
     }
 
     fn process_command_input(&mut self, input: &[u8]) -> (usize, bool) {

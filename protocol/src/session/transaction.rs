@@ -30,6 +30,14 @@ impl Transaction {
         })
     }
 
+    /// The SIZE the client declared (RFC 1870), if any.
+    pub fn size(&self) -> Option<u64> {
+        self.params.iter().find_map(|p| match p {
+            MailParam::Size(size) => Some(*size),
+            _ => None,
+        })
+    }
+
     pub fn smtputf8(&self) -> bool {
         self.params.contains(&MailParam::SmtpUtf8)
     }
