@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fake_server::duration::parse_duration;
-use fake_server::{BareLineEnds, ServerBuilder, SessionConfig};
+use fake_server::{BareLineEnds, ListenerSpec, Scenario, ServerBuilder, SessionConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +26,17 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: point an application at 127.0.0.1:1025 and see every message it sends.
     Serve(ServeArgs),
+    /// Validate scenario files; errors name file:line:column (exit 0 when all are valid, 2
+    /// otherwise).
+    Check {
+        /// Scenario files (or built-in names).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+    },
+    /// List the built-in scenarios, usable by name with `serve --scenario`.
+    Scenarios,
+    /// Print the JSON Schema of the scenario format (for editors).
+    Schema,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,6 +52,11 @@ pub enum BareLineEndsArg {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// The scenario to play: a file or a built-in name (see `fake-smtp scenarios`). Prefix
+    /// with a listener name (`smtp=FILE`) to give one listener its own.
+    #[arg(long, value_name = "[LISTENER=]FILE|NAME")]
+    pub scenario: Vec<String>,
+
     /// Plain SMTP listener; repeat for several (for example 127.0.0.1:1025 and [::1]:1025).
     /// Port 0 picks a free port (see --json for the one chosen).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1025")]
@@ -102,9 +118,45 @@ pub struct ServeArgs {
     pub quiet: bool,
 }
 
+/// The scenarios asked for: one for every listener, and any per listener.
+#[derive(Debug, Default)]
+pub struct ScenarioChoice {
+    pub all: Option<Scenario>,
+    pub per_listener: Vec<(String, Scenario)>,
+}
+
+/// Listener names a `--scenario NAME=...` prefix may use.
+const LISTENERS: [&str; 1] = ["smtp"];
+
 impl ServeArgs {
+    /// Loads the scenarios named on the command line.
+    pub fn scenarios(&self) -> Result<ScenarioChoice, String> {
+        let mut choice = ScenarioChoice::default();
+        for argument in &self.scenario {
+            let (listener, reference) = match argument.split_once('=') {
+                Some((name, reference)) if LISTENERS.contains(&name) => (Some(name), reference),
+                Some((name, _)) if !name.contains(['/', '.']) => {
+                    return Err(format!(
+                        "--scenario {argument}: no listener called {name:?} (listeners: {})",
+                        LISTENERS.join(", ")
+                    ))
+                }
+                _ => (None, argument.as_str()),
+            };
+            let scenario = Scenario::load(reference).map_err(|e| e.to_string())?;
+            match listener {
+                Some(name) => choice.per_listener.push((name.to_owned(), scenario)),
+                None if choice.all.is_some() => {
+                    return Err("--scenario given twice for all listeners; prefix one with a listener name (smtp=...)".to_owned())
+                }
+                None => choice.all = Some(scenario),
+            }
+        }
+        Ok(choice)
+    }
+
     /// The server this command line describes (events are attached by the caller).
-    pub fn builder(&self) -> ServerBuilder {
+    pub fn builder(&self, scenarios: ScenarioChoice) -> ServerBuilder {
         let session = SessionConfig {
             hostname: self.hostname.clone(),
             max_message_size: self.max_message_size,
@@ -123,8 +175,22 @@ impl ServeArgs {
             .max_messages(self.max_messages)
             .max_connections(self.max_connections)
             .shutdown_grace(self.shutdown_grace);
+        let per_listener = |name: &str| {
+            scenarios
+                .per_listener
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, s)| std::sync::Arc::new(s.clone()))
+        };
         for address in &self.smtp {
-            builder = builder.smtp(*address);
+            builder = builder.listener(ListenerSpec {
+                name: "smtp".to_owned(),
+                address: *address,
+                scenario: per_listener("smtp"),
+            });
+        }
+        if let Some(scenario) = scenarios.all {
+            builder = builder.scenario(scenario);
         }
         if let Some(dir) = &self.store {
             builder = builder.store_dir(dir);

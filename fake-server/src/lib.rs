@@ -8,6 +8,8 @@
 //! - [`server`]: the public handle (start, addresses, messages, transcripts, shutdown);
 //! - [`runtime`]: listeners, the connection driver (the only code touching sockets and the
 //!   clock), limits and shutdown;
+//! - [`scenario`]: YAML scenarios that script the server's behaviour, and the built-in
+//!   library;
 //! - [`mailbox`]: captured messages in memory and, optionally, in a Maildir;
 //! - [`events`]: the machine-readable events `--json` prints;
 //! - `cli` and `main.rs`: the command line, converted at once into the types above.
@@ -17,11 +19,13 @@ pub mod error;
 pub mod events;
 pub mod mailbox;
 pub mod runtime;
+pub mod scenario;
 pub mod server;
 
 pub use error::{ServerError, WaitTimeout};
 pub use events::ServerEvent;
 pub use mailbox::{SessionRecord, StoredMessage, Summary};
 pub use runtime::connection::{DefaultPolicyFactory, PolicyFactory};
+pub use scenario::{Scenario, ScenarioError};
 pub use server::{ListenerSpec, Server, ServerBuilder};
 pub use smtp_protocol::session::{BareLineEnds, SessionConfig};

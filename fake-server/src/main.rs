@@ -12,8 +12,64 @@ use fake_server::ServerEvent;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Serve(args) = &cli.command;
+    match &cli.command {
+        Command::Serve(args) => serve_command(args),
+        Command::Check { files } => check(files),
+        Command::Scenarios => {
+            list_scenarios();
+            ExitCode::SUCCESS
+        }
+        Command::Schema => {
+            print!("{}", fake_server::scenario::json_schema());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `fake-smtp check`: every file is read in full; all errors are printed.
+fn check(files: &[String]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        match fake_server::Scenario::load(file) {
+            Ok(scenario) => println!("ok {file} ({})", scenario.name),
+            Err(error) => {
+                failed = true;
+                eprintln!("{error}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list_scenarios() {
+    let width = fake_server::scenario::builtin::BUILTIN
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    for (name, _) in fake_server::scenario::builtin::BUILTIN {
+        let description = fake_server::Scenario::load(name)
+            .ok()
+            .and_then(|s| s.description)
+            .unwrap_or_default();
+        println!("{name:width$}  {description}");
+    }
+}
+
+fn serve_command(args: &ServeArgs) -> ExitCode {
     init_logging(args.quiet);
+    // Scenarios are read before anything starts: a mistake stops here, with its location.
+    let scenarios = match args.scenarios() {
+        Ok(scenarios) => scenarios,
+        Err(error) => {
+            eprintln!("fake-smtp: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match args.threads {
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -33,7 +89,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(serve(args)) {
+    match runtime.block_on(serve(args, scenarios)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("fake-smtp: {error}");
@@ -54,8 +110,11 @@ fn init_logging(quiet: bool) {
         .init();
 }
 
-async fn serve(args: &ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut builder = args.builder();
+async fn serve(
+    args: &ServeArgs,
+    scenarios: cli::ScenarioChoice,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut builder = args.builder(scenarios);
     if args.json {
         builder = builder.on_event(print_json);
     }

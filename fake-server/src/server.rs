@@ -18,23 +18,14 @@ use crate::mailbox::{Mailbox, MailboxConfig, SessionRecord, StoredMessage};
 use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, PolicyFactory};
 use crate::runtime::listener::{accept_loop, Limits};
 use crate::runtime::shutdown::{ConnectionTracker, Stage};
+use crate::scenario::{Scenario, ScenarioPolicyFactory};
 
-/// One listening socket and how its sessions behave.
-#[derive(Clone)]
+/// One listening socket. Its sessions play `scenario` when given, else the server's.
+#[derive(Debug, Clone)]
 pub struct ListenerSpec {
     pub name: String,
     pub address: SocketAddr,
-    pub session: SessionConfig,
-    pub policy: Arc<dyn PolicyFactory>,
-}
-
-impl std::fmt::Debug for ListenerSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ListenerSpec")
-            .field("name", &self.name)
-            .field("address", &self.address)
-            .finish_non_exhaustive()
-    }
+    pub scenario: Option<Arc<Scenario>>,
 }
 
 /// Configures and starts a [`Server`].
@@ -42,6 +33,7 @@ impl std::fmt::Debug for ListenerSpec {
 pub struct ServerBuilder {
     listeners: Vec<ListenerSpec>,
     session: SessionConfig,
+    scenario: Option<Arc<Scenario>>,
     max_messages: usize,
     max_sessions: usize,
     max_connections: usize,
@@ -55,6 +47,7 @@ impl Default for ServerBuilder {
         ServerBuilder {
             listeners: Vec::new(),
             session: SessionConfig::default(),
+            scenario: None,
             max_messages: 1000,
             max_sessions: 1000,
             max_connections: 1000,
@@ -72,21 +65,27 @@ impl ServerBuilder {
         self.listeners.push(ListenerSpec {
             name: "smtp".to_owned(),
             address,
-            session: SessionConfig::default(),
-            policy: Arc::new(DefaultPolicyFactory),
+            scenario: None,
         });
         self
     }
 
-    /// Adds a listener described in full (its own session settings and policy).
+    /// Adds a listener described in full (with its own scenario, if any).
     pub fn listener(mut self, spec: ListenerSpec) -> Self {
         self.listeners.push(spec);
         self
     }
 
-    /// Settings applied to every `smtp()` listener (host name, limits, timeouts, extensions).
+    /// Base session settings (host name, limits, timeouts, extensions); a scenario's own
+    /// settings apply on top.
     pub fn session_config(mut self, config: SessionConfig) -> Self {
         self.session = config;
+        self
+    }
+
+    /// The scenario every listener plays unless it has its own (default: the RFC default).
+    pub fn scenario(mut self, scenario: Scenario) -> Self {
+        self.scenario = Some(Arc::new(scenario));
         self
     }
 
@@ -130,14 +129,8 @@ impl ServerBuilder {
             specs.push(ListenerSpec {
                 name: "smtp".to_owned(),
                 address: SocketAddr::from(([127, 0, 0, 1], 0)),
-                session: SessionConfig::default(),
-                policy: Arc::new(DefaultPolicyFactory),
+                scenario: None,
             });
-        }
-        for spec in &mut specs {
-            if spec.name == "smtp" {
-                spec.session = self.session.clone();
-            }
         }
         let mailbox = Arc::new(Mailbox::new(
             MailboxConfig {
@@ -179,10 +172,25 @@ impl ServerBuilder {
                 });
             }
             addresses.push((spec.name.clone(), address));
+            let (session_config, policy) = match spec.scenario.or_else(|| self.scenario.clone()) {
+                Some(scenario) => {
+                    let config = scenario.session_config(&self.session);
+                    tracing::info!(listener = %spec.name, scenario = %scenario.name, "playing scenario");
+                    let policy: Arc<dyn PolicyFactory> = Arc::new(ScenarioPolicyFactory::new(
+                        scenario,
+                        config.hostname.clone(),
+                    ));
+                    (config, policy)
+                }
+                None => (
+                    self.session.clone(),
+                    Arc::new(DefaultPolicyFactory) as Arc<dyn PolicyFactory>,
+                ),
+            };
             let ctx = Arc::new(ListenerContext {
                 name: spec.name,
-                session_config: Arc::new(spec.session),
-                policy: spec.policy,
+                session_config: Arc::new(session_config),
+                policy,
                 mailbox: Arc::clone(&mailbox),
                 stage: stage_rx.clone(),
             });

@@ -109,7 +109,8 @@ pub async fn drive<S>(
                     tokio::time::sleep(duration).await;
                     session.resume(elapsed());
                 }
-                Action::Close => {
+                Action::Close(_mode) => {
+                    // Over plain TCP both modes are the same FIN; TLS honours the mode.
                     let _ = stream.shutdown().await;
                     break 'session;
                 }

@@ -59,13 +59,19 @@ impl<P: Policy> Session<P> {
         }
         if let Command::Bdat { size, last } = command {
             if self.advertised("CHUNKING") && !self.refused {
-                self.start_chunk(command, size, last);
+                self.start_chunk(command, line.to_vec(), size, last);
                 return;
             }
         }
         let (default, effect) = self.evaluate(&command);
         let flush = !is_bufferable(&command);
-        let response = self.ask(&DecisionPoint::Command(&command), default);
+        let response = self.ask(
+            &DecisionPoint::Command {
+                command: &command,
+                line,
+            },
+            default,
+        );
         self.respond(response, effect, flush);
     }
 
@@ -122,7 +128,9 @@ impl<P: Policy> Session<P> {
                 )));
             }
             Effect::Reset => self.reset_transaction(),
-            Effect::Quit => self.pending.push_back(Pending::Close(CloseReason::Quit)),
+            Effect::Quit => self
+                .pending
+                .push_back(Pending::Close(CloseReason::Quit, CloseMode::Graceful)),
         }
     }
 
@@ -430,7 +438,7 @@ impl<P: Policy> Session<P> {
     }
 
     /// BDAT with CHUNKING offered: read the chunk first, answer after (RFC 3030 §2).
-    fn start_chunk(&mut self, command: Command, size: u64, last: bool) {
+    fn start_chunk(&mut self, command: Command, line: Vec<u8>, size: u64, last: bool) {
         let refusal = if self.refused || self.hello.is_none() {
             Some(self.bad_sequence("Send EHLO or HELO first"))
         } else if self.bdat_failed {
@@ -455,6 +463,7 @@ impl<P: Policy> Session<P> {
         }
         self.phase = Phase::Chunk(Chunk {
             command,
+            line,
             last,
             remaining: size,
             refusal,
@@ -489,7 +498,13 @@ impl<P: Policy> Session<P> {
                 self.bdat = None;
                 self.bdat_failed = true;
             }
-            let response = self.ask(&DecisionPoint::Command(&chunk.command), refusal);
+            let response = self.ask(
+                &DecisionPoint::Command {
+                    command: &chunk.command,
+                    line: &chunk.line,
+                },
+                refusal,
+            );
             self.respond(response, Effect::None, true);
             return;
         }
@@ -501,7 +516,13 @@ impl<P: Policy> Session<P> {
             self.end_of_message(content, report, oversized, Transfer::Bdat);
         } else {
             let default = self.reply(250, (2, 0, 0), format!("{size} octets received"));
-            let response = self.ask(&DecisionPoint::Command(&chunk.command), default);
+            let response = self.ask(
+                &DecisionPoint::Command {
+                    command: &chunk.command,
+                    line: &chunk.line,
+                },
+                default,
+            );
             self.respond(response, Effect::None, true);
         }
     }

@@ -32,6 +32,19 @@ impl BareLineEnds {
     }
 }
 
+/// How the server treats commands pipelined behind the one it is handling. Only `Honour` is
+/// correct (RFC 2920 §3.2); the others reproduce servers that get it wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PipeliningMode {
+    #[default]
+    Honour,
+    /// Discard whatever follows the command in the input buffer.
+    DropInput,
+    /// Answer `554 5.5.0 Pipelining not supported` and close.
+    Refuse,
+}
+
 /// Which service extensions the default EHLO reply advertises (and the session honours).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionToggles {
@@ -86,6 +99,7 @@ pub struct SessionConfig {
     pub data_timeout: Duration,
     pub extensions: ExtensionToggles,
     pub bare_line_ends: BareLineEnds,
+    pub pipelining: PipeliningMode,
 }
 
 impl Default for SessionConfig {
@@ -102,6 +116,7 @@ impl Default for SessionConfig {
             data_timeout: Duration::from_secs(3 * 60),
             extensions: ExtensionToggles::default(),
             bare_line_ends: BareLineEnds::default(),
+            pipelining: PipeliningMode::default(),
         }
     }
 }

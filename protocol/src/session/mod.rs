@@ -17,8 +17,8 @@ mod transaction;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-pub use config::{BareLineEnds, ExtensionToggles, SessionConfig};
-pub use policy::{DecisionPoint, DefaultPolicy, Policy, Response, SessionView, Step};
+pub use config::{BareLineEnds, ExtensionToggles, PipeliningMode, SessionConfig};
+pub use policy::{CloseMode, DecisionPoint, DefaultPolicy, Policy, Response, SessionView, Step};
 pub use transaction::{ReceivedMessage, Recipient, StoreError, Transaction, Transfer};
 
 use crate::command::Command;
@@ -39,8 +39,8 @@ pub enum Action {
     Store(Box<ReceivedMessage>),
     /// Wait this long, then call [`Session::resume`].
     Wait(Duration),
-    /// Close the connection; the session is over.
-    Close,
+    /// Close the connection this way; the session is over.
+    Close(CloseMode),
 }
 
 /// Where the session is connected, as the runtime describes it.
@@ -62,6 +62,7 @@ struct Hello {
 #[derive(Debug)]
 struct Chunk {
     command: Command,
+    line: Vec<u8>,
     last: bool,
     remaining: u64,
     /// The reply owed after the chunk when it is refused (its octets are discarded).
@@ -80,9 +81,11 @@ enum Phase {
 #[derive(Debug)]
 enum Pending {
     Step(Step),
+    /// One octet of a trickled step (recorded in the transcript as a whole already).
+    Octet(u8),
     /// Write what is buffered (the reply may not wait for later ones, RFC 2920 §3.2).
     Flush,
-    Close(CloseReason),
+    Close(CloseReason, CloseMode),
 }
 
 #[derive(Debug)]
@@ -183,7 +186,7 @@ impl<P: Policy> Session<P> {
                 session.queue_response(response.steps, true);
                 session
                     .pending
-                    .push_back(Pending::Close(CloseReason::Policy));
+                    .push_back(Pending::Close(CloseReason::Policy, CloseMode::Graceful));
                 session.run();
                 return session;
             }
@@ -230,7 +233,7 @@ impl<P: Policy> Session<P> {
         self.out.clear();
         self.close(CloseReason::Error);
         // Nothing can be written any more: keep only the Close.
-        self.actions.retain(|a| matches!(a, Action::Close));
+        self.actions.retain(|a| matches!(a, Action::Close(_)));
     }
 
     /// No input within [`Session::timeout`]: `421 4.4.2` and close (S-5321-SERVER-TIMEOUT).
@@ -414,9 +417,31 @@ impl<P: Policy> Session<P> {
                 self.awaiting = Some(Awaiting::Wait);
                 self.actions.push_back(Action::Wait(duration));
             }
-            Pending::Step(Step::Close) => self.close(CloseReason::Policy),
+            Pending::Step(Step::Trickle { bytes, gap }) => {
+                self.transcript.server_bytes(self.now, &bytes);
+                self.transcript.note(
+                    self.now,
+                    None,
+                    format!("the last {} octets trickled, {gap:?} apart", bytes.len()),
+                );
+                let last = bytes.len().saturating_sub(1);
+                let mut octets = VecDeque::with_capacity(bytes.len() * 3);
+                for (i, octet) in bytes.into_iter().enumerate() {
+                    octets.push_back(Pending::Octet(octet));
+                    octets.push_back(Pending::Flush);
+                    if i < last {
+                        octets.push_back(Pending::Step(Step::Delay(gap)));
+                    }
+                }
+                // They go before whatever was queued after the trickle.
+                while let Some(pending) = octets.pop_back() {
+                    self.pending.push_front(pending);
+                }
+            }
+            Pending::Octet(octet) => self.out.push(octet),
+            Pending::Step(Step::Close(mode)) => self.close_with(CloseReason::Policy, mode),
             Pending::Flush => self.flush(),
-            Pending::Close(reason) => self.close(reason),
+            Pending::Close(reason, mode) => self.close_with(reason, mode),
         }
     }
 
@@ -428,11 +453,19 @@ impl<P: Policy> Session<P> {
     }
 
     fn close(&mut self, reason: CloseReason) {
+        self.close_with(reason, CloseMode::Graceful);
+    }
+
+    fn close_with(&mut self, reason: CloseReason, mode: CloseMode) {
         self.transcript.push(self.now, Event::Closed { reason });
+        if mode == CloseMode::WithoutCloseNotify {
+            self.transcript
+                .note(self.now, None, "closed without a TLS close_notify");
+        }
         self.pending.clear();
         self.flush();
         self.phase = Phase::Closed;
-        self.actions.push_back(Action::Close);
+        self.actions.push_back(Action::Close(mode));
     }
 
     /// Sends `reply` now, whatever was going on, and closes.
@@ -440,7 +473,8 @@ impl<P: Policy> Session<P> {
         self.pending.clear();
         self.awaiting = None;
         self.pending.push_back(Pending::Step(Step::Reply(reply)));
-        self.pending.push_back(Pending::Close(reason));
+        self.pending
+            .push_back(Pending::Close(reason, CloseMode::Graceful));
         self.run();
     }
 
@@ -470,8 +504,39 @@ impl<P: Policy> Session<P> {
                 ending,
                 consumed,
             } => {
-                self.handle_line(line, ending);
-                (consumed, true)
+                let pipelined = input.len() > consumed;
+                match self.config.pipelining {
+                    PipeliningMode::Refuse if pipelined => {
+                        self.transcript.client_line(self.now, line);
+                        self.transcript.note(
+                            self.now,
+                            None,
+                            "more commands arrived before the reply: pipelining refused",
+                        );
+                        let reply = self.reply(554, (5, 5, 0), "Pipelining not supported");
+                        self.queue_response(vec![Step::Reply(reply)], true);
+                        self.pending
+                            .push_back(Pending::Close(CloseReason::Policy, CloseMode::Graceful));
+                        return (input.len(), true);
+                    }
+                    PipeliningMode::DropInput if pipelined => {
+                        self.handle_line(line, ending);
+                        self.transcript.note(
+                            self.now,
+                            None,
+                            format!(
+                                "{} pipelined octets discarded (drop-pipelined-input)",
+                                input.len() - consumed
+                            ),
+                        );
+                        // The data phase may have begun: content sent early is lost too.
+                        (input.len(), true)
+                    }
+                    _ => {
+                        self.handle_line(line, ending);
+                        (consumed, true)
+                    }
+                }
             }
             Framed::TooLong { consumed, complete } => {
                 let shown = &input[..consumed.min(64)];
@@ -542,6 +607,8 @@ impl<P: Policy> Session<P> {
             transaction: self.transaction.as_ref(),
             messages: self.messages,
             commands: self.commands,
+            tls: false,
+            user: None,
         };
         self.policy.decide(&view, point, default)
     }

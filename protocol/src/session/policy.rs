@@ -15,8 +15,11 @@ use super::transaction::Transaction;
 pub enum DecisionPoint<'a> {
     /// The connection is open; the greeting is due.
     Greeting,
-    /// A command line that parsed.
-    Command(&'a Command),
+    /// A command line that parsed, and the line as received.
+    Command {
+        command: &'a Command,
+        line: &'a [u8],
+    },
     /// A command line that did not parse.
     InvalidCommand {
         line: &'a [u8],
@@ -42,6 +45,20 @@ pub struct SessionView<'a> {
     pub messages: u32,
     /// Commands received so far on this connection, this one included.
     pub commands: u32,
+    /// Whether TLS is active.
+    pub tls: bool,
+    /// The authenticated user, once AUTH succeeded.
+    pub user: Option<&'a str>,
+}
+
+/// How the connection is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CloseMode {
+    /// With a TLS close_notify when TLS is up, then a TCP FIN.
+    #[default]
+    Graceful,
+    /// Without the TLS close_notify (a truncation, as some servers do after 221).
+    WithoutCloseNotify,
 }
 
 /// One thing to do in answer.
@@ -52,8 +69,13 @@ pub enum Step {
     Raw(Vec<u8>),
     /// Wait before the next step.
     Delay(Duration),
+    /// Octets written one at a time with a pause between them (a tarpit).
+    Trickle {
+        bytes: Vec<u8>,
+        gap: Duration,
+    },
     /// Close the connection (after writing what came before).
-    Close,
+    Close(CloseMode),
 }
 
 /// The answer to a decision point: steps run in order.

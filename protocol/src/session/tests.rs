@@ -26,7 +26,7 @@ fn drive<P: Policy>(session: &mut Session<P>, outcome: &mut Outcome) {
                 session.message_stored(MS, Ok(id));
             }
             Action::Wait(_) => session.resume(MS),
-            Action::Close => outcome.closed = true,
+            Action::Close(_) => outcome.closed = true,
         }
     }
 }
@@ -448,7 +448,7 @@ fn timeout_and_shutdown_send_421() {
         bytes,
         b"421 4.4.2 localhost Timeout, closing connection\r\n"
     );
-    assert!(matches!(session.poll_action(), Some(Action::Close)));
+    assert!(matches!(session.poll_action(), Some(Action::Close(_))));
 
     let mut session = Session::new(
         Arc::new(SessionConfig::default()),
@@ -545,11 +545,14 @@ impl Policy for QuitGarbage {
         default: Reply,
     ) -> Response {
         match point {
-            DecisionPoint::Command(Command::Quit) => Response {
+            DecisionPoint::Command {
+                command: Command::Quit,
+                ..
+            } => Response {
                 steps: vec![
                     Step::Delay(Duration::from_millis(5)),
                     Step::Raw(b"\0\0\0\x1a\0\0\0".to_vec()),
-                    Step::Close,
+                    Step::Close(CloseMode::Graceful),
                 ],
             },
             _ => Response::reply(default),

@@ -1,0 +1,281 @@
+//! Scenarios: YAML files that script the server's behaviour, as a [`Policy`] over the
+//! standard session. [`model`] is the format, [`load`] reads it (the only YAML code),
+//! [`policy`] plays it, [`builtin`] is the library compiled into the binary.
+//!
+//! [`Policy`]: smtp_protocol::session::Policy
+
+pub mod builtin;
+pub mod load;
+pub mod model;
+pub mod policy;
+mod rng;
+pub mod values;
+
+use std::collections::HashMap;
+
+use smtp_protocol::session::{PipeliningMode, SessionConfig};
+
+pub use load::{json_schema, load, load_file, ScenarioError};
+use model::{
+    Conditions, ContentConditions, EhloSettings, HeaderCondition, Quirk, Rule, ScenarioFile,
+    ServerSettings, StepTemplate,
+};
+pub use policy::ScenarioPolicyFactory;
+use values::BytesRegexValue;
+
+/// The events a rule can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Greeting,
+    Ehlo,
+    Helo,
+    Mail,
+    Rcpt,
+    Data,
+    EndOfData,
+    Bdat,
+    Rset,
+    Noop,
+    Vrfy,
+    Expn,
+    Help,
+    Quit,
+    StartTls,
+    Auth,
+    Unknown,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Greeting => "greeting",
+            EventKind::Ehlo => "ehlo",
+            EventKind::Helo => "helo",
+            EventKind::Mail => "mail",
+            EventKind::Rcpt => "rcpt",
+            EventKind::Data => "data",
+            EventKind::EndOfData => "end-of-data",
+            EventKind::Bdat => "bdat",
+            EventKind::Rset => "rset",
+            EventKind::Noop => "noop",
+            EventKind::Vrfy => "vrfy",
+            EventKind::Expn => "expn",
+            EventKind::Help => "help",
+            EventKind::Quit => "quit",
+            EventKind::StartTls => "starttls",
+            EventKind::Auth => "auth",
+            EventKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Conditions that only the end of data can check: the message itself.
+#[derive(Debug, Clone, Default)]
+pub struct ContentMatch {
+    pub header: Option<HeaderCondition>,
+    pub body: Option<BytesRegexValue>,
+}
+
+/// A rule ready to run, whatever its event.
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub when: Conditions,
+    pub content: ContentMatch,
+    pub steps: Vec<StepTemplate>,
+}
+
+/// A loaded scenario, with what it extends merged in.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// Where it was read from (a path, or `builtin:<name>`).
+    pub source: String,
+    pub seed: u64,
+    pub server: ServerSettings,
+    pub ehlo: EhloSettings,
+    pub quirks: Vec<Quirk>,
+    rules: HashMap<EventKind, Vec<CompiledRule>>,
+}
+
+impl Scenario {
+    /// Loads a scenario by file path or built-in name (an existing file wins).
+    pub fn load(reference: &str) -> Result<Scenario, ScenarioError> {
+        load::load(reference)
+    }
+
+    /// Reads a scenario from YAML text; `extends` may name built-in scenarios.
+    pub fn from_yaml(name: &str, yaml: &str) -> Result<Scenario, ScenarioError> {
+        load::from_yaml(name, yaml)
+    }
+
+    /// The RFC default: no rule, no setting.
+    pub fn default_scenario() -> Scenario {
+        Scenario::from_file("default".to_owned(), ScenarioFile::default())
+    }
+
+    fn from_file(name: String, file: ScenarioFile) -> Scenario {
+        let mut rules = HashMap::new();
+        let events = file.on;
+        let plain = [
+            (EventKind::Greeting, events.greeting),
+            (EventKind::Ehlo, events.ehlo),
+            (EventKind::Helo, events.helo),
+            (EventKind::Mail, events.mail),
+            (EventKind::Rcpt, events.rcpt),
+            (EventKind::Data, events.data),
+            (EventKind::Bdat, events.bdat),
+            (EventKind::Rset, events.rset),
+            (EventKind::Noop, events.noop),
+            (EventKind::Vrfy, events.vrfy),
+            (EventKind::Expn, events.expn),
+            (EventKind::Help, events.help),
+            (EventKind::Quit, events.quit),
+            (EventKind::StartTls, events.starttls),
+            (EventKind::Auth, events.auth),
+            (EventKind::Unknown, events.unknown),
+        ];
+        for (event, list) in plain {
+            if let Some(list) = list {
+                rules.insert(event, list.into_iter().map(compile_rule).collect());
+            }
+        }
+        if let Some(list) = events.end_of_data {
+            rules.insert(
+                EventKind::EndOfData,
+                list.into_iter()
+                    .map(|rule| compile_content_rule(rule.when, rule.steps))
+                    .collect(),
+            );
+        }
+        Scenario {
+            name,
+            description: file.description,
+            source: String::new(),
+            seed: file.seed.unwrap_or(0),
+            server: file.server,
+            ehlo: file.ehlo,
+            quirks: file.quirks,
+            rules,
+        }
+    }
+
+    /// Takes from `parent` whatever this scenario does not say itself; parent rules run
+    /// after this scenario's own.
+    fn inherit(&mut self, parent: Scenario) {
+        if self.description.is_none() {
+            self.description = parent.description;
+        }
+        if self.seed == 0 {
+            self.seed = parent.seed;
+        }
+        let server = &mut self.server;
+        let p = parent.server;
+        server.hostname = server.hostname.take().or(p.hostname);
+        server.size = server.size.or(p.size);
+        server.max_recipients = server.max_recipients.or(p.max_recipients);
+        server.command_timeout = server.command_timeout.or(p.command_timeout);
+        server.data_timeout = server.data_timeout.or(p.data_timeout);
+        server.bare_line_ends = server.bare_line_ends.or(p.bare_line_ends);
+        server.enhanced_status_codes = server.enhanced_status_codes.or(p.enhanced_status_codes);
+        let ehlo = &mut self.ehlo;
+        let p = parent.ehlo;
+        ehlo.greeting = ehlo.greeting.take().or(p.greeting);
+        ehlo.capabilities = ehlo.capabilities.take().or(p.capabilities);
+        ehlo.capabilities_after_tls = ehlo
+            .capabilities_after_tls
+            .take()
+            .or(p.capabilities_after_tls);
+        for quirk in parent.quirks {
+            if !self.quirks.contains(&quirk) {
+                self.quirks.push(quirk);
+            }
+        }
+        for (event, parent_rules) in parent.rules {
+            self.rules.entry(event).or_default().extend(parent_rules);
+        }
+    }
+
+    pub fn rules(&self, event: EventKind) -> &[CompiledRule] {
+        self.rules.get(&event).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The session settings this scenario asks for, on top of `base`.
+    pub fn session_config(&self, base: &SessionConfig) -> SessionConfig {
+        let mut config = base.clone();
+        let s = &self.server;
+        if let Some(hostname) = &s.hostname {
+            config.hostname = hostname.clone();
+        }
+        // The SIZE the scenario advertises is the limit it enforces, unless told otherwise.
+        let advertised_size = self.ehlo.capabilities.as_ref().and_then(|caps| {
+            caps.iter().find_map(|c| {
+                let mut words = c.split_whitespace();
+                let keyword = words.next()?;
+                keyword
+                    .eq_ignore_ascii_case("SIZE")
+                    .then(|| words.next()?.parse().ok())?
+            })
+        });
+        if let Some(size) = s.size.or(advertised_size) {
+            config.max_message_size = size;
+        }
+        if let Some(max) = s.max_recipients {
+            config.max_recipients = max;
+        }
+        if let Some(timeout) = s.command_timeout {
+            config.command_timeout = timeout.0;
+        }
+        if let Some(timeout) = s.data_timeout {
+            config.data_timeout = timeout.0;
+        }
+        if let Some(policy) = s.bare_line_ends {
+            config.bare_line_ends = policy.into();
+        }
+        if let Some(on) = s.enhanced_status_codes {
+            config.extensions.enhanced_status_codes = on;
+        }
+        if self.quirks.contains(&Quirk::RefusePipelining) {
+            config.pipelining = PipeliningMode::Refuse;
+        } else if self.quirks.contains(&Quirk::DropPipelinedInput) {
+            config.pipelining = PipeliningMode::DropInput;
+        }
+        config
+    }
+}
+
+fn compile_rule(rule: Rule) -> CompiledRule {
+    CompiledRule {
+        when: rule.when,
+        content: ContentMatch::default(),
+        steps: rule.steps,
+    }
+}
+
+fn compile_content_rule(when: ContentConditions, steps: Vec<StepTemplate>) -> CompiledRule {
+    CompiledRule {
+        when: Conditions {
+            accepted: when.accepted,
+            args: when.args,
+            line: when.line,
+            nth: when.nth,
+            nth_at_least: when.nth_at_least,
+            tls: when.tls,
+            authenticated: when.authenticated,
+            user: when.user,
+            sender: when.sender,
+            recipient: when.recipient,
+            sender_is_user: when.sender_is_user,
+            recipients: when.recipients,
+            messages: when.messages,
+            size: when.size,
+            across_sessions: when.across_sessions,
+            probability: when.probability,
+        },
+        content: ContentMatch {
+            header: when.header,
+            body: when.body,
+        },
+        steps,
+    }
+}
