@@ -286,7 +286,7 @@ impl ScenarioPolicy {
     }
 
     fn key_of(&self, spec: &AcrossSessions, facts: &Facts<'_>) -> String {
-        let mut key = format!("{}", facts.event.as_str());
+        let mut key = facts.event.as_str().to_owned();
         for part in &spec.key {
             let value = match part {
                 KeyPart::ClientIp => facts

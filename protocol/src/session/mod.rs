@@ -517,7 +517,7 @@ impl<P: Policy> Session<P> {
                         self.queue_response(vec![Step::Reply(reply)], true);
                         self.pending
                             .push_back(Pending::Close(CloseReason::Policy, CloseMode::Graceful));
-                        return (input.len(), true);
+                        (input.len(), true)
                     }
                     PipeliningMode::DropInput if pipelined => {
                         self.handle_line(line, ending);
