@@ -390,7 +390,7 @@ pub enum StepTemplate {
     /// The reply the server would have sent.
     Default,
     Reply(Reply),
-    Raw(Vec<u8>),
+    Raw(RawValue),
     Delay(std::time::Duration),
     Trickle {
         gap: std::time::Duration,
@@ -447,7 +447,7 @@ fn compile_steps(
         (None, Some(_)) => {}
     }
     if let Some(raw) = raw {
-        compiled.push(slow(StepTemplate::Raw(raw.0)));
+        compiled.push(slow(StepTemplate::Raw(raw)));
     }
     match then {
         Some(Then::Close) => compiled.push(StepTemplate::Close(CloseMode::Graceful)),
@@ -464,14 +464,14 @@ impl StepSpec {
         Ok(match self {
             StepSpec::Default => StepTemplate::Default,
             StepSpec::Reply(reply) => StepTemplate::Reply(reply.0),
-            StepSpec::Raw(raw) => StepTemplate::Raw(raw.0),
+            StepSpec::Raw(raw) => StepTemplate::Raw(raw),
             StepSpec::Delay(delay) => StepTemplate::Delay(delay.0),
             StepSpec::Close => StepTemplate::Close(CloseMode::Graceful),
             StepSpec::CloseWithoutCloseNotify => StepTemplate::Close(CloseMode::WithoutCloseNotify),
             StepSpec::Trickle(spec) => {
                 let content = match (spec.reply, spec.raw) {
                     (Some(reply), None) => StepTemplate::Reply(reply.0),
-                    (None, Some(raw)) => StepTemplate::Raw(raw.0),
+                    (None, Some(raw)) => StepTemplate::Raw(raw),
                     (None, None) => StepTemplate::Default,
                     (Some(_), Some(_)) => {
                         return Err("trickle takes reply or raw, not both".to_owned())

@@ -55,6 +55,7 @@ impl PolicyFactory for ScenarioPolicyFactory {
             rng: SplitMix64::new(self.scenario.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
             counts: HashMap::new(),
             sender: None,
+            helo: None,
         })
     }
 }
@@ -68,6 +69,8 @@ pub struct ScenarioPolicy {
     counts: HashMap<EventKind, u32>,
     /// The sender of the decision being rendered, for `{sender}`.
     sender: Option<String>,
+    /// The EHLO/HELO argument, including the one being answered, for `{helo}`.
+    helo: Option<String>,
 }
 
 /// What the conditions look at, gathered once per decision.
@@ -136,6 +139,13 @@ impl Policy for ScenarioPolicy {
         default: Reply,
     ) -> Response {
         let event = event_of(point);
+        self.helo = match point {
+            DecisionPoint::Command {
+                command: Command::Ehlo { domain } | Command::Helo { domain },
+                ..
+            } => Some(domain.clone()),
+            _ => session.helo.map(str::to_owned),
+        };
         let nth = {
             let count = self.counts.entry(event).or_insert(0);
             *count += 1;
@@ -295,7 +305,7 @@ impl ScenarioPolicy {
                     .parse::<SocketAddr>()
                     .map(|a| a.ip().to_string())
                     .unwrap_or_else(|_| facts.session.peer.to_owned()),
-                KeyPart::Helo => facts.session.helo.unwrap_or("").to_owned(),
+                KeyPart::Helo => self.helo.clone().unwrap_or_default(),
                 KeyPart::Sender => facts.sender.clone().unwrap_or_default(),
                 KeyPart::Recipient => facts.recipients.first().cloned().unwrap_or_default(),
                 KeyPart::User => facts.session.user.unwrap_or("").to_owned(),
@@ -389,7 +399,11 @@ impl ScenarioPolicy {
         match step {
             StepTemplate::Default => Step::Reply(default.clone()),
             StepTemplate::Reply(reply) => Step::Reply(self.expand_reply(reply, session)),
-            StepTemplate::Raw(bytes) => Step::Raw(bytes.clone()),
+            StepTemplate::Raw(raw) if raw.text && raw.bytes.contains(&b'{') => {
+                let text = String::from_utf8_lossy(&raw.bytes).into_owned();
+                Step::Raw(self.expand(&text, session).into_bytes())
+            }
+            StepTemplate::Raw(raw) => Step::Raw(raw.bytes.clone()),
             StepTemplate::Delay(duration) => Step::Delay(*duration),
             StepTemplate::Close(mode) => Step::Close(*mode),
             StepTemplate::Trickle { gap, content } => {
@@ -426,7 +440,7 @@ impl ScenarioPolicy {
             let name = &rest[start + 1..start + len];
             let value = match name {
                 "hostname" => Some(self.hostname.clone()),
-                "helo" => Some(session.helo.unwrap_or("").to_owned()),
+                "helo" => Some(self.helo.clone().unwrap_or_default()),
                 "sender" => Some(self.sender.clone().unwrap_or_default()),
                 "peer-ip" => Some(
                     session

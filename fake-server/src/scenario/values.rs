@@ -222,10 +222,15 @@ impl JsonSchema for ReplyValue {
     }
 }
 
-/// Octets written exactly: a string (sent as its UTF-8 encoding; YAML escapes such as `\0`
-/// and `\x1a` work in double quotes) or `{hex: "00 00 1A"}` for anything else.
+/// Octets written exactly: a string (sent as its UTF-8 encoding, with the reply placeholders
+/// filled in; YAML escapes such as `\0` and `\x1a` work in double quotes) or
+/// `{hex: "00 00 1A"}` for anything else (never changed).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawValue(pub Vec<u8>);
+pub struct RawValue {
+    pub bytes: Vec<u8>,
+    /// Written as a string: placeholders apply.
+    pub text: bool,
+}
 
 impl<'de> Deserialize<'de> for RawValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -236,7 +241,10 @@ impl<'de> Deserialize<'de> for RawValue {
                 f.write_str("a string, or {hex: \"00 00 1A\"}")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<RawValue, E> {
-                Ok(RawValue(text.as_bytes().to_vec()))
+                Ok(RawValue {
+                    bytes: text.as_bytes().to_vec(),
+                    text: true,
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawValue, A::Error> {
                 let Some((key, hex)) = map.next_entry::<String, String>()? else {
@@ -245,7 +253,9 @@ impl<'de> Deserialize<'de> for RawValue {
                 if key != "hex" || map.next_key::<String>()?.is_some() {
                     return Err(de::Error::custom("expected exactly one key, hex"));
                 }
-                parse_hex(&hex).map(RawValue).map_err(de::Error::custom)
+                parse_hex(&hex)
+                    .map(|bytes| RawValue { bytes, text: false })
+                    .map_err(de::Error::custom)
             }
         }
         deserializer.deserialize_any(RawVisitor)
@@ -324,9 +334,9 @@ mod tests {
     #[test]
     fn raw_octets() {
         let raw: RawValue = serde_yaml::from_str("\"\\0\\0\\0\\x1a\\0\\0\\0\"").expect("escapes");
-        assert_eq!(raw.0, b"\0\0\0\x1a\0\0\0");
+        assert_eq!(raw.bytes, b"\0\0\0\x1a\0\0\0");
         let raw: RawValue = serde_yaml::from_str("{hex: \"c7 eb CA\"}").expect("hex");
-        assert_eq!(raw.0, [0xc7, 0xeb, 0xca]);
+        assert_eq!(raw.bytes, [0xc7, 0xeb, 0xca]);
         assert!(serde_yaml::from_str::<RawValue>("{hex: \"zz\"}").is_err());
         assert!(serde_yaml::from_str::<RawValue>("{hex: \"abc\"}").is_err());
     }

@@ -1,0 +1,502 @@
+//! Scenarios played to real clients over real sockets: each behaviour and provider quirk is
+//! shown from the client's side (Python's smtplib where the symptom is visible there, a raw
+//! socket where exact octets matter), with the paused tokio clock for timing.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use fake_server::{Scenario, Server};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+async fn start_scenario(name: &str) -> Server {
+    let scenario = Scenario::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    start_with(Server::builder().scenario(scenario)).await
+}
+
+/// Runs tests/clients/scenario_client.py and returns its JSON report.
+async fn python(server: &Server, action: &str, options: &[&str]) -> Value {
+    let address = server.smtp_addr();
+    let mut args = vec![
+        script("scenario_client.py"),
+        address.ip().to_string(),
+        address.port().to_string(),
+        action.to_owned(),
+    ];
+    args.extend(options.iter().map(|o| (*o).to_owned()));
+    let output = run_client_async("python3", args, None).await;
+    let stdout = assert_success(&output);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_quit_garbage_makes_python_raise_after_a_successful_send() {
+    let server = start_scenario("providers/qq/quit-garbage").await;
+    let report = python(&server, "send", &[]).await;
+    // The symptom users report: the `with` block raises SMTPResponseException(-1, b'\x00\x00\x00')
+    // although the message was delivered.
+    assert_eq!(report["sent"], 1, "{report}");
+    assert_eq!(report["error"]["type"], "SMTPResponseException", "{report}");
+    assert_eq!(report["error"]["code"], -1);
+    assert_eq!(report["error"]["message"], "\u{0}\u{0}\u{0}");
+    assert_eq!(
+        server
+            .wait_for_messages(1, WAIT)
+            .await
+            .expect("delivered")
+            .len(),
+        1
+    );
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    assert!(
+        transcript.contains("C: QUIT\nS (raw): \\x00\\x00\\x00\\x1a\\x00\\x00\\x00\n"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("S: 250 OK: queued as."), "{transcript}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_rset_garbage() {
+    let server = start_scenario("providers/qq/rset-garbage").await;
+    let report = python(&server, "rset", &[]).await;
+    assert_eq!(report["sent"], 1, "{report}");
+    assert_eq!(
+        report["rset"],
+        serde_json::json!([-1, "\u{0}\u{0}\u{0}"]),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_plaintext_auth_gets_530_and_the_connection_closes() {
+    let server = start_scenario("providers/qq/plaintext-auth-530-close").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nAUTH LOGIN\r\nNOOP\r\n").await;
+    assert!(output.contains("250-STARTTLS\r\n"), "{output}");
+    assert!(
+        output.ends_with("530 Login fail. A secure connection is requiered(such as ssl). More information at http://service.mail.qq.com/cgi-bin/help?id=28\r\n"),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_helo_gets_a_multiline_reply() {
+    let server = start_scenario("providers/qq/helo-multiline").await;
+    let report = python(&server, "helo", &[]).await;
+    assert_eq!(
+        report["helo"],
+        serde_json::json!([
+            250,
+            "newxmesmtplogicsvrsza5.qq.com-9.22.14.83-59403186\nSIZE 73400320\nOK"
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_sender_mismatch_gets_501() {
+    let server = start_scenario("providers/qq/sender-mismatch-501").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["type"], "SMTPSenderRefused", "{report}");
+    assert_eq!(report["error"]["code"], 501);
+    assert_eq!(
+        report["error"]["message"],
+        "Mail from address must be same as authorization user."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netease_dtspm_554_after_the_dot() {
+    let server = start_scenario("providers/163/dtspm-554").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["type"], "SMTPDataError", "{report}");
+    assert_eq!(report["error"]["code"], 554);
+    let message = report["error"]["message"].as_str().expect("text");
+    assert!(message.starts_with("DT:SPM 163 smtp12,"), "{message}");
+    assert!(
+        message.contains("help_spam_16.htm?ip=127.0.0.1&hostid=smtp12"),
+        "{message}"
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netease_550_in_answer_to_auth() {
+    let server = start_scenario("providers/163/auth-550-no-permission").await;
+    let report = python(&server, "login", &["--login", "user@163.com", "secret"]).await;
+    assert_eq!(
+        report["error"]["type"], "SMTPAuthenticationError",
+        "{report}"
+    );
+    assert_eq!(report["error"]["code"], 550);
+    assert_eq!(report["error"]["message"], "User has no permission");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netease_ehlo_has_no_size_and_a_coremail_line() {
+    let server = start_scenario("providers/163/base").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nQUIT\r\n").await;
+    assert!(
+        output.contains("250-mail\r\n250-PIPELINING\r\n"),
+        "{output}"
+    );
+    assert!(output.contains(
+        "250-coremail 1Uxr2xKj7kG0xkI17xGrU7I0s8FY2U3Uj8Cz28x1UUUUU7Ic2I0Y2Ur1VxEZUCa0xDrUUUUj\r\n"
+    ));
+    assert!(!output.contains("SIZE"), "{output}");
+    // Python still sends through it.
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["ok"], true, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_two_line_535() {
+    let server = start_scenario("providers/gmail/multiline-535").await;
+    // Gmail offers AUTH only after TLS; make smtplib try anyway to see the 535.
+    let report = python(
+        &server,
+        "login",
+        &["--force-auth", "PLAIN", "--login", "me@gmail.com", "wrong"],
+    )
+    .await;
+    assert_eq!(
+        report["error"]["type"], "SMTPAuthenticationError",
+        "{report}"
+    );
+    assert_eq!(report["error"]["code"], 535);
+    let message = report["error"]["message"].as_str().expect("text");
+    assert!(
+        message.starts_with("5.7.8 Username and Password not accepted. Learn more at\n5.7.8  https://support.google.com/mail/?p=BadCredentials "),
+        "{message}"
+    );
+    assert!(message.ends_with(" - gsmtp"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_without_starttls() {
+    let server = start_scenario("providers/gmail/starttls-required").await;
+    let report = python(&server, "login", &["--login", "me@gmail.com", "secret"]).await;
+    assert_eq!(report["error"]["type"], "SMTPNotSupportedError", "{report}");
+    assert_eq!(
+        report["error"]["message"],
+        "SMTP AUTH extension not supported by server."
+    );
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["code"], 530, "{report}");
+    assert!(report["error"]["message"]
+        .as_str()
+        .expect("text")
+        .starts_with("5.7.0 Must issue a STARTTLS command first."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_refuses_a_large_declared_size_at_mail() {
+    let server = start_scenario("providers/gmail/size-552-at-mail").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nMAIL FROM:<a@gmail.com> SIZE=35882578\r\nMAIL FROM:<a@gmail.com> SIZE=35882577\r\n").await;
+    assert!(output.contains("552-5.2.3 Your message exceeded Google's message size limits. Please visit\r\n552-5.2.3  https://support.google.com/mail/?p=MaxSizeError to view our size\r\n552 5.2.3 guidelines. "), "{output}");
+    assert!(output.contains("250 2.1.0 OK "), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_pipelined_rcpt_rejection_then_data_503() {
+    let server = start_scenario("providers/gmail/rcpt-reject-data-503").await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<a@gmail.com>\r\nRCPT TO:<nobody@gmail.com>\r\nDATA\r\nbody that must not be read as commands\r\n.\r\nQUIT\r\n",
+    )
+    .await;
+    let finals: Vec<&str> = output.lines().filter(|l| !l.starts_with("250-")).collect();
+    assert!(
+        finals[3]
+            .starts_with("550 5.1.1 The email account that you tried to reach does not exist."),
+        "{output}"
+    );
+    assert!(finals[4].starts_with("503 5.5.1 RCPT first. "), "{output}");
+    // The body lines the client sent anyway are read as commands.
+    assert!(finals[5].starts_with("500 5.5.2"), "{output}");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_451_starttls_required() {
+    let server = start_scenario("providers/outlook/starttls-required-451").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["type"], "SMTPSenderRefused", "{report}");
+    assert_eq!(report["error"]["code"], 451);
+    assert!(report["error"]["message"]
+        .as_str()
+        .expect("text")
+        .starts_with("5.7.3 STARTTLS is required to send mail ["));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outlook_basic_auth_disabled() {
+    let server = start_scenario("providers/outlook/basic-auth-disabled").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nAUTH LOGIN\r\nQUIT\r\n").await;
+    assert!(output.contains("535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [PN0PR01CA0024"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yahoo_malformed_keyword_and_535() {
+    let server = start_scenario("providers/yahoo/bad-auth-535").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nQUIT\r\n").await;
+    assert!(
+        output.contains("250-8 BITMIME\r\n250 AUTH PLAIN LOGIN XOAUTH2 XYMCOOKIE\r\n"),
+        "{output}"
+    );
+    let report = python(&server, "login", &["--login", "me@yahoo.com", "password"]).await;
+    assert_eq!(report["error"]["code"], 535, "{report}");
+    assert_eq!(
+        report["error"]["message"],
+        "5.7.0 (#AUTH005) Too many bad auth attempts."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zoho_553_after_the_dot() {
+    let server = start_scenario("providers/zoho/553-after-dot").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["type"], "SMTPDataError", "{report}");
+    assert_eq!(report["error"]["code"], 553);
+    assert_eq!(report["error"]["message"], "Relaying disallowed as @");
+}
+
+#[tokio::test(start_paused = true)]
+async fn zoho_ehlo_lines_arrive_in_separate_writes() {
+    let server = start_scenario("providers/zoho/split-ehlo-packets").await;
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    read_reply(&mut stream, "220").await;
+    let started = tokio::time::Instant::now();
+    stream
+        .write_all(b"EHLO client.test\r\n")
+        .await
+        .expect("write");
+    let reply = read_reply(&mut stream, "250").await;
+    assert_eq!(
+        reply,
+        "250-mx.zohomail.com Hello client.test\r\n250-STARTTLS\r\n250 SIZE 53477376\r\n"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ses_throttling_454() {
+    let server = start_scenario("providers/ses/throttling-454").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["code"], 454, "{report}");
+    assert_eq!(
+        report["error"]["message"],
+        "Throttling failure: Maximum sending rate exceeded."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn greylisting_refuses_the_first_attempt_and_an_early_retry() {
+    let server = start_scenario("behaviours/greylisting").await;
+    let first = python(&server, "send", &[]).await;
+    assert_eq!(first["error"]["type"], "SMTPRecipientsRefused", "{first}");
+    assert_eq!(
+        first["error"]["recipients"]["bob@example.org"],
+        serde_json::json!([451, "4.7.1 Greylisted, please try again later"])
+    );
+    // Another pair is greylisted on its own.
+    let other = python(&server, "send", &["--to", "carol@example.org"]).await;
+    assert_eq!(other["error"]["type"], "SMTPRecipientsRefused", "{other}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn greylisting_accepts_a_retry_after_the_delay() {
+    let server = start_scenario("behaviours/greylisting").await;
+    let attempt = || async {
+        converse(
+            server.smtp_addr(),
+            b"EHLO x\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nQUIT\r\n",
+        )
+        .await
+    };
+    assert!(attempt().await.contains("451 4.7.1 Greylisted"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(attempt().await.contains("451 4.7.1 Greylisted"));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let retry = attempt().await;
+    assert!(
+        retry.contains("250 2.1.5 Recipient <b@example.org> OK"),
+        "{retry}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_closes_with_421_at_the_fourth_message() {
+    let server = start_scenario("behaviours/rate-limit-421").await;
+    let report = python(&server, "send", &["--count", "5"]).await;
+    assert_eq!(report["sent"], 3, "{report}");
+    assert_eq!(report["error"]["code"], 421, "{report}");
+    assert_eq!(
+        server
+            .wait_for_messages(3, WAIT)
+            .await
+            .expect("three")
+            .len(),
+        3
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn tarpit_trickles_the_greeting() {
+    let server = start_scenario("behaviours/tarpit").await;
+    let started = tokio::time::Instant::now();
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    let greeting = read_reply(&mut stream, "220").await;
+    assert_eq!(greeting, "220 localhost ESMTP fake-smtp ready\r\n");
+    // 2s first, then 100ms between each of the 37 octets.
+    assert!(
+        started.elapsed() >= Duration::from_millis(2000 + 36 * 100),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_refused_at_mail() {
+    let server = start_scenario("behaviours/size-refused-at-mail").await;
+    let report = python(&server, "send", &["--body-size", "20000"]).await;
+    assert_eq!(report["error"]["type"], "SMTPSenderRefused", "{report}");
+    assert_eq!(report["error"]["code"], 552);
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nQUIT\r\n").await;
+    assert!(output.contains("250-SIZE 10240\r\n"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_rejection_of_the_second_recipient() {
+    let server = start_scenario("behaviours/pipelined-rejection").await;
+    let report = python(
+        &server,
+        "send",
+        &["--to", "one@example.org,two@example.org"],
+    )
+    .await;
+    assert_eq!(
+        report["refused"]["two@example.org"],
+        serde_json::json!([550, "5.1.1 No such user here"]),
+        "{report}"
+    );
+    let messages = server
+        .wait_for_messages(1, WAIT)
+        .await
+        .expect("sent to the first");
+    assert_eq!(messages[0].rcpt_to(), ["<one@example.org>"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_in_the_middle_of_data() {
+    let server = start_scenario("behaviours/disconnect-mid-data").await;
+    let report = python(&server, "send", &["--body-size", "2000000"]).await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert!(
+        [
+            "SMTPServerDisconnected",
+            "ConnectionResetError",
+            "BrokenPipeError"
+        ]
+        .contains(&report["error"]["type"].as_str().expect("type")),
+        "{report}"
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_multiline_greeting() {
+    let server = start_scenario("behaviours/slow-greeting").await;
+    let started = tokio::time::Instant::now();
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    let greeting = read_reply(&mut stream, "220").await;
+    assert_eq!(
+        greeting,
+        "220-localhost slow greeting, line 1\r\n220-line 2\r\n220 localhost ESMTP ready\r\n"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_554_greeting_refuses_service() {
+    let server = start_scenario("behaviours/greeting-554").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["type"], "SMTPConnectError", "{report}");
+    assert_eq!(report["error"]["code"], 554);
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nQUIT\r\n").await;
+    assert_eq!(
+        output,
+        "554 localhost No SMTP service here\r\n503 5.5.1 Bad sequence of commands\r\n221 2.0.0 localhost closing connection\r\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_421_greeting_closes() {
+    let server = start_scenario("behaviours/greeting-421").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\n").await;
+    assert_eq!(
+        output,
+        "421 4.3.2 localhost Service not available, closing transmission channel\r\n"
+    );
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["error"]["code"], 421, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multiline_greeting_is_read_whole_by_smtplib() {
+    let server = start_scenario("behaviours/multiline-greeting").await;
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["ok"], true, "{report}");
+    let output = converse(server.smtp_addr(), b"QUIT\r\n").await;
+    assert!(output.starts_with("220-localhost ESMTP Exim 4.98 #2\r\n220-We do not authorize the use of this system to transport unsolicited, \r\n220 and/or bulk e-mail.\r\n"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_pipelined_input() {
+    let server = start_scenario("behaviours/drop-pipelined-input").await;
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    read_reply(&mut stream, "220").await;
+    stream
+        .write_all(b"EHLO x\r\nNOOP\r\nNOOP\r\n")
+        .await
+        .expect("write");
+    read_reply(&mut stream, "250").await;
+    // The NOOPs were lost; the next command, sent alone, is answered.
+    stream.write_all(b"QUIT\r\n").await.expect("write");
+    assert_eq!(
+        read_all(&mut stream).await,
+        "221 2.0.0 localhost closing connection\r\n"
+    );
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    assert!(sessions[0]
+        .transcript
+        .render(false)
+        .contains("12 pipelined octets discarded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_pipelining() {
+    let server = start_scenario("behaviours/refuse-pipelining").await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\n",
+    )
+    .await;
+    assert!(
+        output.ends_with("554 5.5.0 Pipelining not supported\r\n"),
+        "{output}"
+    );
+    // A client that waits for each reply is served.
+    let report = python(&server, "send", &[]).await;
+    assert_eq!(report["ok"], true, "{report}");
+}
