@@ -135,3 +135,150 @@ fn store_writes_maildir_files() {
     assert_eq!(child.wait().expect("exit").code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn run(args: &[&str]) -> std::process::Output {
+    fake_smtp(args).wait_with_output().expect("exit")
+}
+
+#[test]
+fn check_reports_each_file_and_exits_2_on_a_mistake() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "name: bad\non:\n  mail:\n    - reply: \"hello\"\n").expect("write");
+    let good = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/providers/qq/quit-garbage.yaml"
+    );
+    let output = run(&[
+        "check",
+        good,
+        bad.to_str().expect("utf-8"),
+        "providers/gmail/base",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stdout.contains("ok ") && stdout.contains("quit-garbage.yaml (providers/qq/quit-garbage)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok providers/gmail/base (providers/gmail/base)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("bad.yaml:4:14: on.mail[0].reply: reply line 1 \"hello\""),
+        "{stderr}"
+    );
+    let output = run(&["check", good]);
+    assert_eq!(output.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn scenarios_lists_every_built_in_one_per_line() {
+    let output = run(&["scenarios"]);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        fake_server::scenario::builtin::BUILTIN.len()
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("providers/qq/quit-garbage ") && l.contains("00 00 00 1A")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn serve_plays_a_built_in_scenario_by_name() {
+    let mut child = fake_smtp(&[
+        "serve",
+        "--smtp",
+        "127.0.0.1:0",
+        "--json",
+        "--quiet",
+        "--scenario",
+        "providers/qq/quit-garbage",
+    ]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address: SocketAddr = next_event(&mut lines)["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("socket address");
+    let output = send_one(address);
+    assert!(
+        output
+            .starts_with("220 newxmesmtplogicsvrszgpua5-0.qq.com XMail Esmtp QQ Mail Server.\r\n"),
+        "{output:?}"
+    );
+    assert!(
+        output.ends_with("250 OK: queued as.\r\n\0\0\0\x1a\0\0\0"),
+        "{output:?}"
+    );
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_a_bad_scenario_before_listening() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("typo.yaml");
+    std::fs::write(&bad, "on:\n  quitt:\n    - reply: \"221 bye\"\n").expect("write");
+    let output = run(&[
+        "serve",
+        "--smtp",
+        "127.0.0.1:0",
+        "--json",
+        "--scenario",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "nothing may listen");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("typo.yaml:2:3: on: unknown field `quitt`"),
+        "{stderr}"
+    );
+    let output = run(&["serve", "--scenario", "nowhere=behaviours/greeting-554"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no listener called \"nowhere\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn different_listeners_play_different_scenarios() {
+    let mut child = fake_smtp(&[
+        "serve",
+        "--smtp",
+        "127.0.0.1:0",
+        "--json",
+        "--quiet",
+        "--scenario",
+        "behaviours/greeting-554",
+    ]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address: SocketAddr = next_event(&mut lines)["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("socket address");
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(b"QUIT\r\n").expect("write");
+    let mut output = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut output).expect("read");
+    assert!(
+        output.starts_with("554 localhost No SMTP service here"),
+        "{output}"
+    );
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+}

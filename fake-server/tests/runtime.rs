@@ -226,3 +226,28 @@ async fn ipv6_loopback() {
         .trace_header()
         .starts_with("Received: from [IPv6:::1] ([IPv6:::1])"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_scenario_replays_exactly_and_another_seed_differs() {
+    let yaml = |seed: u64| {
+        format!(
+            "seed: {seed}\non:\n  greeting:\n    - reply: \"220 mx ESMTP {{random:16}}\"\n  rcpt:\n    - when: {{ probability: 0.5 }}\n      reply: \"451 4.7.1 try again\"\n"
+        )
+    };
+    let transcript_of = |seed: u64| async move {
+        let scenario = fake_server::Scenario::from_yaml("seeded", &yaml(seed)).expect("valid");
+        let server = start_with(Server::builder().scenario(scenario)).await;
+        let mut input = b"EHLO x\r\nMAIL FROM:<a@b.c>\r\n".to_vec();
+        for i in 0..16 {
+            input.extend_from_slice(format!("RCPT TO:<r{i}@d.e>\r\n").as_bytes());
+        }
+        converse(server.smtp_addr(), &input).await
+    };
+    let first = transcript_of(7).await;
+    assert_eq!(first, transcript_of(7).await);
+    assert_ne!(first, transcript_of(8).await);
+    assert!(
+        first.contains("451 4.7.1 try again") && first.contains("250 2.1.5"),
+        "{first}"
+    );
+}
