@@ -9,6 +9,8 @@
 //! - [`runtime`]: listeners, the connection driver (the only code touching sockets and the
 //!   clock), limits and shutdown;
 //! - [`mailbox`]: captured messages in memory and, optionally, in a Maildir;
+//! - [`tls`]: the local CA, server certificates (good and deliberately bad) and the rustls
+//!   configuration STARTTLS and implicit TLS use;
 //! - [`events`]: the machine-readable events `--json` prints;
 //! - `cli` and `main.rs`: the command line, converted at once into the types above.
 
@@ -18,6 +20,7 @@ pub mod events;
 pub mod mailbox;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 
 pub use error::{ServerError, WaitTimeout};
 pub use events::ServerEvent;
