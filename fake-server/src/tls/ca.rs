@@ -32,6 +32,9 @@ pub const CA_NAME: &str = "fake-smtp local development CA";
 /// How long a new CA is valid. Long, because every renewal means trusting it again.
 const CA_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
+/// Makes the names of temporary files unique within the process.
+static NEXT_TEMPORARY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// How long a start waits for another process that is making the CA in the same directory.
 const CREATION_WAIT: Duration = Duration::from_secs(3);
 
@@ -214,7 +217,11 @@ impl LocalCa {
         drop(file);
 
         // The certificate appears at once and whole: written aside, then renamed.
-        let temporary = dir.join(format!(".{CA_CERT_FILE}.{}.tmp", std::process::id()));
+        let temporary = dir.join(format!(
+            ".{CA_CERT_FILE}.{}-{}.tmp",
+            std::process::id(),
+            NEXT_TEMPORARY.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let written = write_synced(&temporary, cert_pem.as_bytes())
             .and_then(|()| fs::rename(&temporary, &cert_path));
         if let Err(error) = written {
