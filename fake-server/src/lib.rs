@@ -11,6 +11,8 @@
 //! - [`scenario`]: YAML scenarios that script the server's behaviour, and the built-in
 //!   library;
 //! - [`mailbox`]: captured messages in memory and, optionally, in a Maildir;
+//! - [`tls`]: the local CA, server certificates (good and deliberately bad) and the rustls
+//!   configuration STARTTLS and implicit TLS use;
 //! - [`events`]: the machine-readable events `--json` prints;
 //! - `cli` and `main.rs`: the command line, converted at once into the types above.
 
@@ -21,6 +23,7 @@ pub mod mailbox;
 pub mod runtime;
 pub mod scenario;
 pub mod server;
+pub mod tls;
 
 pub use error::{ServerError, WaitTimeout};
 pub use events::ServerEvent;
