@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fake_server::duration::parse_duration;
-use fake_server::{BareLineEnds, ListenerSpec, Scenario, ServerBuilder, SessionConfig};
+use fake_server::tls::{CertificateChoice, TlsSetup};
+use fake_server::{
+    BareLineEnds, ListenerKind, ListenerSpec, Scenario, ServerBuilder, SessionConfig,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +64,35 @@ pub struct ServeArgs {
     /// Port 0 picks a free port (see --json for the one chosen).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1025")]
     pub smtp: Vec<SocketAddr>,
+
+    /// Submission listener (STARTTLS; RFC 6409), or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1587", value_parser = parse_optional_addr)]
+    pub submission: OptionalAddr,
+
+    /// Implicit-TLS submission listener (RFC 8314), or `off`.
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1465", value_parser = parse_optional_addr)]
+    pub smtps: OptionalAddr,
+
+    /// Also write the CA certificate clients must trust to this file.
+    #[arg(long, value_name = "FILE")]
+    pub ca_out: Option<PathBuf>,
+
+    /// Where the local CA is kept (default: $FAKE_SMTP_DATA_DIR, else
+    /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Present this certificate chain (PEM) instead of a generated one; needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Another DNS name or IP address for the generated certificate (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub tls_name: Vec<String>,
 
     /// Also write each message to this Maildir (fsynced before the 250), with its session
     /// transcript as JSON in DIR/transcripts/.
@@ -118,6 +150,19 @@ pub struct ServeArgs {
     pub quiet: bool,
 }
 
+/// A listener address, or `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
+
+fn parse_optional_addr(text: &str) -> Result<OptionalAddr, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(OptionalAddr(None));
+    }
+    text.parse()
+        .map(|a| OptionalAddr(Some(a)))
+        .map_err(|e| format!("{e} (an address like 127.0.0.1:1587, or off)"))
+}
+
 /// The scenarios asked for: one for every listener, and any per listener.
 #[derive(Debug, Default)]
 pub struct ScenarioChoice {
@@ -126,9 +171,26 @@ pub struct ScenarioChoice {
 }
 
 /// Listener names a `--scenario NAME=...` prefix may use.
-const LISTENERS: [&str; 1] = ["smtp"];
+const LISTENERS: [&str; 3] = ["smtp", "submission", "smtps"];
 
 impl ServeArgs {
+    fn tls_setup(&self) -> TlsSetup {
+        let mut setup = TlsSetup::new();
+        if let Some(dir) = &self.data_dir {
+            setup = setup.ca_dir(dir);
+        }
+        if let (Some(chain), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            setup = setup.certificate(CertificateChoice::Files {
+                chain: chain.clone(),
+                key: key.clone(),
+            });
+        }
+        for name in &self.tls_name {
+            setup = setup.extra_name(name.clone());
+        }
+        setup
+    }
+
     /// Loads the scenarios named on the command line.
     pub fn scenarios(&self) -> Result<ScenarioChoice, String> {
         let mut choice = ScenarioChoice::default();
@@ -184,14 +246,27 @@ impl ServeArgs {
         };
         for address in &self.smtp {
             builder = builder.listener(ListenerSpec {
-                name: "smtp".to_owned(),
+                kind: ListenerKind::Smtp,
                 address: *address,
                 scenario: per_listener("smtp"),
             });
         }
+        for (kind, address) in [
+            (ListenerKind::Submission, self.submission.0),
+            (ListenerKind::Smtps, self.smtps.0),
+        ] {
+            if let Some(address) = address {
+                builder = builder.listener(ListenerSpec {
+                    kind,
+                    address,
+                    scenario: per_listener(kind.name()),
+                });
+            }
+        }
         if let Some(scenario) = scenarios.all {
             builder = builder.scenario(scenario);
         }
+        builder = builder.tls(self.tls_setup());
         if let Some(dir) = &self.store {
             builder = builder.store_dir(dir);
         }

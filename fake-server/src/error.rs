@@ -12,8 +12,10 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Store(#[from] crate::mailbox::maildir::MaildirError),
-    #[error("no listener configured")]
-    NoListener,
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    #[error("TLS set-up failed: {0}")]
+    TlsTask(String),
 }
 
 /// [`crate::Server::wait_for_messages`] gave up.

@@ -30,5 +30,5 @@ pub use events::ServerEvent;
 pub use mailbox::{SessionRecord, StoredMessage, Summary};
 pub use runtime::connection::{DefaultPolicyFactory, PolicyFactory};
 pub use scenario::{Scenario, ScenarioError};
-pub use server::{ListenerSpec, Server, ServerBuilder};
+pub use server::{ListenerKind, ListenerSpec, Server, ServerBuilder};
 pub use smtp_protocol::session::{BareLineEnds, SessionConfig};

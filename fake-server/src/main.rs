@@ -119,6 +119,13 @@ async fn serve(
         builder = builder.on_event(print_json);
     }
     let server = builder.start().await?;
+    if let Some(path) = &args.ca_out {
+        let pem = server
+            .ca_cert_pem()
+            .ok_or("--ca-out: there is no local CA (the certificate comes from --tls-cert)")?;
+        std::fs::write(path, pem).map_err(|e| format!("--ca-out {}: {e}", path.display()))?;
+        tracing::info!(file = %path.display(), "CA certificate written");
+    }
     if let Some(dir) = &args.store {
         tracing::info!(dir = %dir.display(), "messages are written to a Maildir");
     }

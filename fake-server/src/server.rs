@@ -19,13 +19,49 @@ use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, PolicyFa
 use crate::runtime::listener::{accept_loop, Limits};
 use crate::runtime::shutdown::{ConnectionTracker, Stage};
 use crate::scenario::{Scenario, ScenarioPolicyFactory};
+use crate::tls::{TlsContext, TlsSetup};
+
+/// What a listener is for; each kind has its own defaults (all changeable by scenario).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// Relay-style SMTP (1025 by default): STARTTLS offered when TLS is set up.
+    Smtp,
+    /// Message submission (1587, RFC 6409): STARTTLS offered.
+    Submission,
+    /// Submission over implicit TLS (1465, RFC 8314): TLS from the first octet.
+    Smtps,
+}
+
+impl ListenerKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ListenerKind::Smtp => "smtp",
+            ListenerKind::Submission => "submission",
+            ListenerKind::Smtps => "smtps",
+        }
+    }
+
+    fn needs_tls(self) -> bool {
+        !matches!(self, ListenerKind::Smtp)
+    }
+}
 
 /// One listening socket. Its sessions play `scenario` when given, else the server's.
 #[derive(Debug, Clone)]
 pub struct ListenerSpec {
-    pub name: String,
+    pub kind: ListenerKind,
     pub address: SocketAddr,
     pub scenario: Option<Arc<Scenario>>,
+}
+
+impl ListenerSpec {
+    pub fn new(kind: ListenerKind, address: SocketAddr) -> ListenerSpec {
+        ListenerSpec {
+            kind,
+            address,
+            scenario: None,
+        }
+    }
 }
 
 /// Configures and starts a [`Server`].
@@ -40,6 +76,7 @@ pub struct ServerBuilder {
     store: Option<PathBuf>,
     shutdown_grace: Duration,
     events: Option<EventSink>,
+    tls: Option<TlsSetup>,
 }
 
 impl Default for ServerBuilder {
@@ -54,6 +91,7 @@ impl Default for ServerBuilder {
             store: None,
             shutdown_grace: Duration::from_secs(10),
             events: None,
+            tls: None,
         }
     }
 }
@@ -62,11 +100,30 @@ impl ServerBuilder {
     /// Adds a plain SMTP listener (port 0 picks a free port). Without any, the server listens
     /// on `127.0.0.1:0`.
     pub fn smtp(mut self, address: SocketAddr) -> Self {
-        self.listeners.push(ListenerSpec {
-            name: "smtp".to_owned(),
-            address,
-            scenario: None,
-        });
+        self.listeners
+            .push(ListenerSpec::new(ListenerKind::Smtp, address));
+        self
+    }
+
+    /// Adds a submission listener (STARTTLS). Needs TLS: [`ServerBuilder::tls`], or the
+    /// default setup (the local CA in the data directory).
+    pub fn submission(mut self, address: SocketAddr) -> Self {
+        self.listeners
+            .push(ListenerSpec::new(ListenerKind::Submission, address));
+        self
+    }
+
+    /// Adds an implicit-TLS submission listener.
+    pub fn smtps(mut self, address: SocketAddr) -> Self {
+        self.listeners
+            .push(ListenerSpec::new(ListenerKind::Smtps, address));
+        self
+    }
+
+    /// The certificates and TLS versions of every listener; with it, the plain SMTP listener
+    /// offers STARTTLS too.
+    pub fn tls(mut self, setup: TlsSetup) -> Self {
+        self.tls = Some(setup);
         self
     }
 
@@ -126,11 +183,22 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<Server, ServerError> {
         let mut specs = self.listeners;
         if specs.is_empty() {
-            specs.push(ListenerSpec {
-                name: "smtp".to_owned(),
-                address: SocketAddr::from(([127, 0, 0, 1], 0)),
-                scenario: None,
-            });
+            specs.push(ListenerSpec::new(
+                ListenerKind::Smtp,
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            ));
+        }
+        let tls_setup = match self.tls.clone() {
+            Some(setup) => Some(setup),
+            None if specs.iter().any(|s| s.kind.needs_tls()) => Some(TlsSetup::default()),
+            None => None,
+        };
+        let tls = match &tls_setup {
+            Some(setup) => Some(build_tls(setup.clone()).await?),
+            None => None,
+        };
+        if let Some(ca) = tls.as_ref().and_then(TlsContext::ca) {
+            tracing::info!(ca = %ca.cert_path().display(), "clients trust this CA for TLS");
         }
         let mailbox = Arc::new(Mailbox::new(
             MailboxConfig {
@@ -143,13 +211,14 @@ impl ServerBuilder {
         )?);
         let mut bound = Vec::new();
         for spec in specs {
+            let name = spec.kind.name().to_owned();
             let listener = bind(spec.address).map_err(|source| ServerError::Bind {
-                listener: spec.name.clone(),
+                listener: name.clone(),
                 address: spec.address,
                 source,
             })?;
             let address = listener.local_addr().map_err(|source| ServerError::Bind {
-                listener: spec.name.clone(),
+                listener: name.clone(),
                 address: spec.address,
                 source,
             })?;
@@ -164,18 +233,36 @@ impl ServerBuilder {
         let mut addresses = Vec::new();
         let mut tasks = Vec::new();
         for (spec, listener, address) in bound {
-            tracing::info!(listener = %spec.name, %address, "listening");
+            let name = spec.kind.name();
+            tracing::info!(listener = name, %address, "listening");
             if let Some(events) = &self.events {
                 events.emit(&ServerEvent::Listening {
-                    listener: spec.name.clone(),
+                    listener: name.to_owned(),
                     address,
                 });
             }
-            addresses.push((spec.name.clone(), address));
-            let (session_config, policy) = match spec.scenario.or_else(|| self.scenario.clone()) {
+            addresses.push((name.to_owned(), address));
+            let base = listener_profile(spec.kind, &self.session, tls.is_some());
+            let scenario = spec.scenario.or_else(|| self.scenario.clone());
+            // A scenario may ask for another certificate or TLS versions: its own context,
+            // signed by the same CA.
+            let listener_tls = match (&scenario, &tls_setup, &tls) {
+                (Some(scenario), Some(setup), Some(context)) => {
+                    let shared = match context.ca() {
+                        Some(ca) => setup.clone().ca(Arc::clone(ca)),
+                        None => setup.clone(),
+                    };
+                    match scenario.tls_setup(&shared) {
+                        Some(own) => Some(build_tls(own).await?),
+                        None => tls.clone(),
+                    }
+                }
+                _ => tls.clone(),
+            };
+            let (session_config, policy) = match scenario {
                 Some(scenario) => {
-                    let config = scenario.session_config(&self.session);
-                    tracing::info!(listener = %spec.name, scenario = %scenario.name, "playing scenario");
+                    let config = scenario.session_config(&base);
+                    tracing::info!(listener = name, scenario = %scenario.name, "playing scenario");
                     let policy: Arc<dyn PolicyFactory> = Arc::new(ScenarioPolicyFactory::new(
                         scenario,
                         config.hostname.clone(),
@@ -183,12 +270,14 @@ impl ServerBuilder {
                     (config, policy)
                 }
                 None => (
-                    self.session.clone(),
+                    base,
                     Arc::new(DefaultPolicyFactory) as Arc<dyn PolicyFactory>,
                 ),
             };
             let ctx = Arc::new(ListenerContext {
-                name: spec.name,
+                name: name.to_owned(),
+                tls: listener_tls,
+                implicit_tls: spec.kind == ListenerKind::Smtps,
                 session_config: Arc::new(session_config),
                 policy,
                 mailbox: Arc::clone(&mailbox),
@@ -201,6 +290,10 @@ impl ServerBuilder {
             )));
         }
         Ok(Server {
+            ca_pem: tls
+                .as_ref()
+                .and_then(TlsContext::ca_cert_pem)
+                .map(str::to_owned),
             addresses,
             mailbox,
             stage,
@@ -209,6 +302,23 @@ impl ServerBuilder {
             shutdown_grace: self.shutdown_grace,
             events: self.events,
         })
+    }
+}
+
+/// The session defaults of a kind of listener (issue: listener policies), before any
+/// scenario. STARTTLS is offered wherever TLS is set up and not already active.
+fn listener_profile(kind: ListenerKind, base: &SessionConfig, tls: bool) -> SessionConfig {
+    let mut config = base.clone();
+    config.starttls = tls && kind != ListenerKind::Smtps;
+    config
+}
+
+async fn build_tls(setup: TlsSetup) -> Result<TlsContext, ServerError> {
+    // Reading or making the CA is blocking file I/O (and key generation).
+    match tokio::task::spawn_blocking(move || setup.build()).await {
+        Ok(built) => built.map_err(ServerError::Tls),
+        // The build panicked or was cancelled: nothing sensible to go on with.
+        Err(error) => Err(ServerError::TlsTask(error.to_string())),
     }
 }
 
@@ -261,6 +371,7 @@ fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
 /// ```
 #[derive(Debug)]
 pub struct Server {
+    ca_pem: Option<String>,
     addresses: Vec<(String, SocketAddr)>,
     mailbox: Arc<Mailbox>,
     stage: watch::Sender<Stage>,
@@ -293,6 +404,12 @@ impl Server {
         self.addr("smtp")
             .or_else(|| self.addresses.first().map(|(_, a)| *a))
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The CA certificate (PEM) clients must trust for TLS, when the server made its own
+    /// certificates.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Messages held in memory, oldest first.

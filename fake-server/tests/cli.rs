@@ -7,9 +7,17 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Runs fake-smtp; `serve` gets no submission or smtps listener unless the test asks (their
+/// default ports would clash between tests), and a CA directory of its own.
 fn fake_smtp(args: &[&str]) -> Child {
+    let mut args: Vec<&str> = args.to_vec();
+    if args.first() == Some(&"serve") && !args.contains(&"--submission") {
+        args.extend(["--submission", "off", "--smtps", "off"]);
+    }
+    let data_dir = std::env::temp_dir().join(format!("fake-smtp-cli-ca-{}", std::process::id()));
     Command::new(env!("CARGO_BIN_EXE_fake-smtp"))
-        .args(args)
+        .args(&args)
+        .env("FAKE_SMTP_DATA_DIR", data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

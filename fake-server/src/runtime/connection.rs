@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig, TlsDetails};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::shutdown::Stage;
+use super::stream::Connection;
 use crate::mailbox::{Mailbox, Origin, SessionRecord};
 
 /// Makes a fresh policy for each session of a listener.
@@ -31,6 +32,10 @@ impl PolicyFactory for DefaultPolicyFactory {
 /// What every session of one listener shares.
 pub struct ListenerContext {
     pub name: String,
+    /// TLS for STARTTLS or implicit TLS, when the listener has it.
+    pub tls: Option<crate::tls::TlsContext>,
+    /// TLS from the first octet (RFC 8314).
+    pub implicit_tls: bool,
     pub session_config: Arc<SessionConfig>,
     pub policy: Arc<dyn PolicyFactory>,
     pub mailbox: Arc<Mailbox>,
@@ -48,16 +53,16 @@ impl std::fmt::Debug for ListenerContext {
 /// Octets read per system call; commands and pipelined groups fit easily.
 const READ_BUFFER: usize = 8 * 1024;
 
-/// Runs one session to its end, then records it.
-pub async fn drive<S>(
-    mut stream: S,
+/// Runs one session to its end, then records it. `tls` is set when the connection is
+/// already TLS (implicit TLS).
+pub async fn drive(
+    mut stream: Connection,
     peer: SocketAddr,
     local: SocketAddr,
     id: u64,
     ctx: &ListenerContext,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+    tls: Option<TlsDetails>,
+) {
     let started = Instant::now();
     let started_at = SystemTime::now();
     let elapsed = || started.elapsed();
@@ -72,6 +77,7 @@ pub async fn drive<S>(
         PeerInfo {
             peer: peer.to_string(),
             local: local.to_string(),
+            tls,
         },
         Duration::ZERO,
     );
@@ -109,9 +115,18 @@ pub async fn drive<S>(
                     tokio::time::sleep(duration).await;
                     session.resume(elapsed());
                 }
-                Action::Close(_mode) => {
-                    // Over plain TCP both modes are the same FIN; TLS honours the mode.
-                    let _ = stream.shutdown().await;
+                Action::StartTls => {
+                    let result = match &ctx.tls {
+                        Some(tls) => stream.start_tls(&tls.acceptor()).await,
+                        None => Err("no TLS configured on this listener".to_owned()),
+                    };
+                    match result {
+                        Ok(details) => session.tls_established(elapsed(), details),
+                        Err(error) => session.tls_failed(elapsed(), &error),
+                    }
+                }
+                Action::Close(mode) => {
+                    stream.close(mode).await;
                     break 'session;
                 }
             }

@@ -11,6 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::connection::{drive, ListenerContext};
 use super::shutdown::{ConnectionTracker, Stage};
+use super::stream::{accept, details_of, Connection};
 use crate::mailbox::SessionRecord;
 
 /// What all listeners of a server share.
@@ -41,7 +42,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ListenerContext>, limit
                     } else {
                         let guard = limits.tracker.enter();
                         tokio::spawn(async move {
-                            drive(stream, peer, local, id, &ctx).await;
+                            serve(stream, peer, local, id, &ctx).await;
                             drop(guard);
                         });
                     }
@@ -52,6 +53,73 @@ pub async fn accept_loop(listener: TcpListener, ctx: Arc<ListenerContext>, limit
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
+        }
+    }
+}
+
+/// Runs a connection: the TLS handshake first on an implicit-TLS listener, then the session.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    id: u64,
+    ctx: &ListenerContext,
+) {
+    if !ctx.implicit_tls {
+        return drive(Connection::Plain(stream), peer, local, id, ctx, None).await;
+    }
+    let Some(tls) = &ctx.tls else {
+        return;
+    };
+    let started = SystemTime::now();
+    match accept(stream, &tls.acceptor()).await {
+        Ok(tls_stream) => {
+            let details = details_of(&tls_stream);
+            drive(
+                Connection::Tls(Box::new(tls_stream)),
+                peer,
+                local,
+                id,
+                ctx,
+                Some(details),
+            )
+            .await;
+        }
+        Err(error) => {
+            // Nothing SMTP happened, but the attempt is recorded like any session.
+            let mut transcript = Transcript::new();
+            transcript.push(
+                Duration::ZERO,
+                Event::Connected {
+                    peer: peer.to_string(),
+                    local: local.to_string(),
+                },
+            );
+            transcript.note(
+                Duration::ZERO,
+                None,
+                format!("TLS handshake failed: {error}"),
+            );
+            transcript.push(
+                Duration::ZERO,
+                Event::Closed {
+                    reason: CloseReason::Error,
+                },
+            );
+            tracing::debug!(%peer, %error, "TLS handshake failed");
+            ctx.mailbox
+                .finish_session(SessionRecord {
+                    id,
+                    listener: ctx.name.clone(),
+                    peer: peer.to_string(),
+                    local: local.to_string(),
+                    started_at: started,
+                    duration_ms: 0,
+                    messages: Vec::new(),
+                    close_reason: Some(CloseReason::Error),
+                    transcript,
+                })
+                .await;
         }
     }
 }

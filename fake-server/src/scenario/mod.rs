@@ -18,7 +18,7 @@ use smtp_protocol::session::{PipeliningMode, SessionConfig};
 pub use load::{json_schema, load, load_file, ScenarioError};
 use model::{
     Conditions, ContentConditions, EhloSettings, HeaderCondition, Quirk, Rule, ScenarioFile,
-    ServerSettings, StepTemplate,
+    ServerSettings, StepTemplate, TlsSettings,
 };
 pub use policy::ScenarioPolicyFactory;
 use values::BytesRegexValue;
@@ -94,11 +94,39 @@ pub struct Scenario {
     pub seed: u64,
     pub server: ServerSettings,
     pub ehlo: EhloSettings,
+    pub tls: TlsSettings,
     pub quirks: Vec<Quirk>,
     rules: HashMap<EventKind, Vec<CompiledRule>>,
 }
 
 impl Scenario {
+    /// The TLS set-up this scenario asks for on top of `base` (certificate, versions), or
+    /// `None` when it asks for nothing.
+    pub fn tls_setup(&self, base: &crate::tls::TlsSetup) -> Option<crate::tls::TlsSetup> {
+        use crate::tls::{CertificateChoice, TlsVersions};
+        use model::{CertificateSetting, TlsVersionsSetting};
+        if self.tls.certificate.is_none() && self.tls.versions.is_none() {
+            return None;
+        }
+        let mut setup = base.clone();
+        if let Some(certificate) = self.tls.certificate {
+            setup.certificate = match certificate {
+                CertificateSetting::Valid => CertificateChoice::Valid,
+                CertificateSetting::Expired => CertificateChoice::Expired,
+                CertificateSetting::WrongHost => CertificateChoice::WrongHost,
+                CertificateSetting::SelfSigned => CertificateChoice::SelfSigned,
+            };
+        }
+        if let Some(versions) = self.tls.versions {
+            setup.versions = match versions {
+                TlsVersionsSetting::Tls12AndTls13 => TlsVersions::Tls12AndTls13,
+                TlsVersionsSetting::Tls12Only => TlsVersions::Tls12Only,
+                TlsVersionsSetting::Tls13Only => TlsVersions::Tls13Only,
+            };
+        }
+        Some(setup)
+    }
+
     /// Loads a scenario by file path or built-in name (an existing file wins).
     pub fn load(reference: &str) -> Result<Scenario, ScenarioError> {
         load::load(reference)
@@ -155,6 +183,7 @@ impl Scenario {
             seed: file.seed.unwrap_or(0),
             server: file.server,
             ehlo: file.ehlo,
+            tls: file.tls,
             quirks: file.quirks,
             rules,
         }
@@ -178,6 +207,10 @@ impl Scenario {
         server.data_timeout = server.data_timeout.or(p.data_timeout);
         server.bare_line_ends = server.bare_line_ends.or(p.bare_line_ends);
         server.enhanced_status_codes = server.enhanced_status_codes.or(p.enhanced_status_codes);
+        server.starttls = server.starttls.or(p.starttls);
+        server.tls_required = server.tls_required.or(p.tls_required);
+        self.tls.certificate = self.tls.certificate.or(parent.tls.certificate);
+        self.tls.versions = self.tls.versions.or(parent.tls.versions);
         let ehlo = &mut self.ehlo;
         let p = parent.ehlo;
         ehlo.greeting = ehlo.greeting.take().or(p.greeting);
@@ -234,6 +267,13 @@ impl Scenario {
         }
         if let Some(on) = s.enhanced_status_codes {
             config.extensions.enhanced_status_codes = on;
+        }
+        if let Some(on) = s.starttls {
+            // Only where the listener can do TLS at all.
+            config.starttls = on && base.starttls;
+        }
+        if let Some(on) = s.tls_required {
+            config.tls_required = on;
         }
         if self.quirks.contains(&Quirk::RefusePipelining) {
             config.pipelining = PipeliningMode::Refuse;

@@ -30,6 +30,8 @@ pub struct ScenarioFile {
     pub server: ServerSettings,
     #[serde(default)]
     pub ehlo: EhloSettings,
+    #[serde(default)]
+    pub tls: TlsSettings,
     /// Named misbehaviours that are not just "reply X".
     #[serde(default)]
     pub quirks: Vec<Quirk>,
@@ -54,6 +56,38 @@ pub struct ServerSettings {
     pub bare_line_ends: Option<BareLineEndsSetting>,
     /// Whether default replies carry enhanced status codes (RFC 2034).
     pub enhanced_status_codes: Option<bool>,
+    /// Offer STARTTLS (default: wherever TLS is set up and not already active).
+    pub starttls: Option<bool>,
+    /// Refuse every command but NOOP, EHLO, STARTTLS and QUIT with `530 5.7.0` until TLS
+    /// is up (RFC 3207 §4).
+    pub tls_required: Option<bool>,
+}
+
+/// The TLS the server offers: which certificate it presents and which versions it accepts.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TlsSettings {
+    /// `valid` (signed by the local CA), or one a careful client must refuse: `expired`,
+    /// `wrong-host`, `self-signed`.
+    pub certificate: Option<CertificateSetting>,
+    pub versions: Option<TlsVersionsSetting>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateSetting {
+    Valid,
+    Expired,
+    WrongHost,
+    SelfSigned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsVersionsSetting {
+    Tls12AndTls13,
+    Tls12Only,
+    Tls13Only,
 }
 
 /// The EHLO reply: its first line and the capabilities advertised. The server then honours

@@ -17,6 +17,7 @@ pub(super) enum Effect {
     StartData,
     Reset,
     Quit,
+    StartTls,
 }
 
 impl<P: Policy> Session<P> {
@@ -131,6 +132,7 @@ impl<P: Policy> Session<P> {
             Effect::Quit => self
                 .pending
                 .push_back(Pending::Close(CloseReason::Quit, CloseMode::Graceful)),
+            Effect::StartTls => self.pending.push_back(Pending::StartTls),
         }
     }
 
@@ -204,6 +206,19 @@ impl<P: Policy> Session<P> {
             // RFC 5321 §3.1: after a 554 greeting, 503 to everything but QUIT.
             return (self.bad_sequence("Bad sequence of commands"), Effect::None);
         }
+        if self.config.tls_required
+            && self.tls.is_none()
+            && !matches!(
+                command,
+                Command::Noop { .. } | Command::Ehlo { .. } | Command::StartTls | Command::Quit
+            )
+        {
+            // RFC 3207 §4: the TLS-required mode of a server that is not publicly referenced.
+            return (
+                self.reply(530, (5, 7, 0), "Must issue a STARTTLS command first"),
+                Effect::None,
+            );
+        }
         let host = &self.config.hostname;
         match command {
             Command::Ehlo { domain } => (
@@ -269,8 +284,9 @@ impl<P: Policy> Session<P> {
                 self.reply(221, (2, 0, 0), format!("{host} closing connection")),
                 Effect::Quit,
             ),
-            // Neither is offered until TLS and AUTH are configured on the listener.
-            Command::StartTls | Command::Auth { .. } => (
+            Command::StartTls => self.evaluate_starttls(),
+            // Not offered until AUTH is configured on the listener.
+            Command::Auth { .. } => (
                 self.reply(502, (5, 5, 1), "Command not implemented"),
                 Effect::None,
             ),
@@ -294,8 +310,42 @@ impl<P: Policy> Session<P> {
         offer(ext.chunking, "CHUNKING");
         offer(ext.binary_mime && ext.chunking, "BINARYMIME");
         offer(ext.dsn, "DSN");
+        // RFC 3207 §4.2: never offered again once TLS is up.
+        offer(self.config.starttls && self.tls.is_none(), "STARTTLS");
         offer(ext.help, "HELP");
         Reply::multiline(250, None, lines)
+    }
+
+    /// RFC 3207 §4 and the checklist's B.8.
+    fn evaluate_starttls(&self) -> (Reply, Effect) {
+        if self.tls.is_some() {
+            return (self.bad_sequence("TLS already active"), Effect::None);
+        }
+        if !self.config.starttls {
+            return (
+                self.reply(502, (5, 5, 1), "Command not implemented"),
+                Effect::None,
+            );
+        }
+        if self.hello.is_none() {
+            return (self.bad_sequence("Send EHLO first"), Effect::None);
+        }
+        if !self.advertised("STARTTLS") {
+            return (
+                self.reply(502, (5, 5, 1), "Command not implemented"),
+                Effect::None,
+            );
+        }
+        if self.transaction.is_some() {
+            return (
+                self.bad_sequence("STARTTLS not allowed during a mail transaction"),
+                Effect::None,
+            );
+        }
+        (
+            self.reply(220, (2, 0, 0), "Ready to start TLS"),
+            Effect::StartTls,
+        )
     }
 
     fn evaluate_mail(

@@ -100,6 +100,11 @@ pub struct SessionConfig {
     pub extensions: ExtensionToggles,
     pub bare_line_ends: BareLineEnds,
     pub pipelining: PipeliningMode,
+    /// Offer STARTTLS (RFC 3207) while TLS is not up; the runtime must be able to do it.
+    pub starttls: bool,
+    /// Refuse everything but NOOP, EHLO, STARTTLS and QUIT until TLS is up (RFC 3207 §4,
+    /// S-3207-TLS-REQUIRED-MODE: only for servers that are not publicly referenced).
+    pub tls_required: bool,
 }
 
 impl Default for SessionConfig {
@@ -117,6 +122,8 @@ impl Default for SessionConfig {
             extensions: ExtensionToggles::default(),
             bare_line_ends: BareLineEnds::default(),
             pipelining: PipeliningMode::default(),
+            starttls: false,
+            tls_required: false,
         }
     }
 }

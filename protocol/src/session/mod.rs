@@ -39,6 +39,9 @@ pub enum Action {
     Store(Box<ReceivedMessage>),
     /// Wait this long, then call [`Session::resume`].
     Wait(Duration),
+    /// Begin the TLS handshake on the connection (the 220 was sent), then call
+    /// [`Session::tls_established`] or [`Session::tls_failed`].
+    StartTls,
     /// Close the connection this way; the session is over.
     Close(CloseMode),
 }
@@ -48,6 +51,16 @@ pub enum Action {
 pub struct PeerInfo {
     pub peer: String,
     pub local: String,
+    /// Set when TLS was negotiated before the session began (implicit TLS, RFC 8314 §3.3).
+    pub tls: Option<TlsDetails>,
+}
+
+/// What the runtime tells the session about a TLS handshake that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TlsDetails {
+    pub version: String,
+    pub cipher: String,
+    pub sni: Option<String>,
 }
 
 /// The client's EHLO/HELO and what the server advertised in answer.
@@ -86,6 +99,8 @@ enum Pending {
     /// Write what is buffered (the reply may not wait for later ones, RFC 2920 §3.2).
     Flush,
     Close(CloseReason, CloseMode),
+    /// Hand the connection to TLS (after the 220 is written).
+    StartTls,
 }
 
 #[derive(Debug)]
@@ -93,6 +108,7 @@ enum Awaiting {
     /// A `Store` was issued; these steps answer it once it succeeds.
     Store(Vec<Step>),
     Wait,
+    TlsHandshake,
 }
 
 /// Replies that RFC 2920 §3.2 lets a server hold back while more pipelined commands follow.
@@ -121,6 +137,8 @@ pub struct Session<P: Policy = DefaultPolicy> {
     bdat_failed: bool,
     /// The greeting refused service (554): every command but QUIT gets 503 (RFC 5321 §3.1).
     refused: bool,
+    /// TLS is up (implicit, or after STARTTLS).
+    tls: Option<TlsDetails>,
     pending: VecDeque<Pending>,
     awaiting: Option<Awaiting>,
     out: Vec<u8>,
@@ -153,6 +171,7 @@ impl<P: Policy> Session<P> {
             bdat: None,
             bdat_failed: false,
             refused: false,
+            tls: None,
             pending: VecDeque::new(),
             awaiting: None,
             out: Vec::new(),
@@ -170,6 +189,10 @@ impl<P: Policy> Session<P> {
                 local: session.peer.local.clone(),
             },
         );
+        if let Some(tls) = session.peer.tls.clone() {
+            session.record_tls(&tls);
+            session.tls = Some(tls);
+        }
         let default = Reply::new(
             220,
             None,
@@ -316,6 +339,53 @@ impl<P: Policy> Session<P> {
         }
     }
 
+    /// The answer to [`Action::StartTls`]: the handshake succeeded. The session starts over
+    /// (RFC 3207 §4.2): the client must say EHLO again, and what it said before is forgotten.
+    pub fn tls_established(&mut self, now: Duration, details: TlsDetails) {
+        self.now = now;
+        if !matches!(self.awaiting, Some(Awaiting::TlsHandshake)) {
+            return;
+        }
+        self.awaiting = None;
+        self.record_tls(&details);
+        self.tls = Some(details);
+        self.hello = None;
+        self.transaction = None;
+        self.bdat = None;
+        self.bdat_failed = false;
+        self.framer.set_max_line(self.config.command_line_limit);
+        self.run();
+    }
+
+    /// The answer to [`Action::StartTls`]: the handshake failed; the connection is unusable.
+    pub fn tls_failed(&mut self, now: Duration, error: &str) {
+        self.now = now;
+        if !matches!(self.awaiting, Some(Awaiting::TlsHandshake)) {
+            return;
+        }
+        self.awaiting = None;
+        self.transcript
+            .note(now, None, format!("TLS handshake failed: {error}"));
+        self.close(CloseReason::Error);
+        self.actions.retain(|a| matches!(a, Action::Close(_)));
+    }
+
+    fn record_tls(&mut self, details: &TlsDetails) {
+        self.transcript.push(
+            self.now,
+            Event::TlsEstablished {
+                version: details.version.clone(),
+                cipher: details.cipher.clone(),
+                sni: details.sni.clone(),
+            },
+        );
+    }
+
+    /// Whether TLS is up.
+    pub fn tls(&self) -> Option<&TlsDetails> {
+        self.tls.as_ref()
+    }
+
     /// The answer to [`Action::Wait`].
     pub fn resume(&mut self, now: Duration) {
         self.now = now;
@@ -382,6 +452,19 @@ impl<P: Policy> Session<P> {
             }
         }
         input.drain(..offset);
+        if matches!(self.awaiting, Some(Awaiting::TlsHandshake)) && !input.is_empty() {
+            // RFC 3207 §6: what came in the clear after STARTTLS must not be executed once
+            // TLS is up (the command-injection defence, S-3207-DISCARD-PIPELINED-PLAINTEXT).
+            self.transcript.note(
+                self.now,
+                Some("C-3207-LAST-IN-GROUP"),
+                format!(
+                    "{} octets sent after STARTTLS, before the handshake, were discarded",
+                    input.len()
+                ),
+            );
+            input.clear();
+        }
         // Nothing can have been appended meanwhile: input only arrives through `receive`.
         self.input = input;
         if self.awaiting.is_none()
@@ -442,6 +525,11 @@ impl<P: Policy> Session<P> {
             Pending::Step(Step::Close(mode)) => self.close_with(CloseReason::Policy, mode),
             Pending::Flush => self.flush(),
             Pending::Close(reason, mode) => self.close_with(reason, mode),
+            Pending::StartTls => {
+                self.flush();
+                self.awaiting = Some(Awaiting::TlsHandshake);
+                self.actions.push_back(Action::StartTls);
+            }
         }
     }
 
@@ -607,7 +695,7 @@ impl<P: Policy> Session<P> {
             transaction: self.transaction.as_ref(),
             messages: self.messages,
             commands: self.commands,
-            tls: false,
+            tls: self.tls.is_some(),
             user: None,
         };
         self.policy.decide(&view, point, default)
@@ -659,6 +747,7 @@ impl<P: Policy> Session<P> {
         match transaction {
             Some(transaction) if response.is_positive() && !oversized => {
                 let message = ReceivedMessage {
+                    tls: self.tls.is_some(),
                     helo: self.hello.as_ref().map(|h| h.domain.clone()),
                     esmtp: self.hello.as_ref().is_some_and(|h| h.esmtp),
                     transaction,

@@ -56,8 +56,10 @@ pub enum Transfer {
 pub struct ReceivedMessage {
     /// The EHLO/HELO argument.
     pub helo: Option<String>,
-    /// True when HELO (not EHLO) opened the session: the trace says SMTP, not ESMTP.
+    /// True when EHLO (not HELO) opened the session: the trace says ESMTP, not SMTP.
     pub esmtp: bool,
+    /// Whether the message came under TLS (the trace says ESMTPS).
+    pub tls: bool,
     pub transaction: Transaction,
     pub transfer: Transfer,
     #[serde(skip)]
