@@ -128,13 +128,30 @@ impl ScramKeys {
         }
         let password = normalize(password).ok_or(KeysError::Saslprep)?;
         let salted = hash.salted_password(password.as_bytes(), salt, iterations);
-        let client_key = hash.hmac(&salted, &[b"Client Key"]);
+        ScramKeys::from_salted_password(hash, &salted, salt, iterations)
+    }
+
+    /// Keys from a SaltedPassword (`Hi(Normalize(password), salt, i)`) kept instead of the
+    /// password: RFC 5802 §3 lets either side start from it.
+    pub fn from_salted_password(
+        hash: ScramHash,
+        salted_password: &[u8],
+        salt: &[u8],
+        iterations: u32,
+    ) -> Result<ScramKeys, KeysError> {
+        if iterations == 0 {
+            return Err(KeysError::ZeroIterations);
+        }
+        if salted_password.len() != hash.output_len() {
+            return Err(KeysError::KeyLength);
+        }
+        let client_key = hash.hmac(salted_password, &[b"Client Key"]);
         Ok(ScramKeys {
             hash,
             salt: salt.to_vec(),
             iterations,
             stored_key: hash.hash(&client_key),
-            server_key: hash.hmac(&salted, &[b"Server Key"]),
+            server_key: hash.hmac(salted_password, &[b"Server Key"]),
         })
     }
 
@@ -766,6 +783,15 @@ mod tests {
         )
         .expect("stored");
         assert_eq!(again, keys);
+        let salted = ScramHash::Sha1.salted_password(b"pencil", again.salt(), 4096);
+        let from_salted =
+            ScramKeys::from_salted_password(ScramHash::Sha1, &salted, again.salt(), 4096)
+                .expect("salted");
+        assert_eq!(from_salted, keys);
+        assert_eq!(
+            ScramKeys::from_salted_password(ScramHash::Sha256, &salted, b"", 4096),
+            Err(KeysError::KeyLength)
+        );
         assert_eq!(
             ScramKeys::from_stored(ScramHash::Sha256, Vec::new(), 1, vec![0; 20], vec![0; 20]),
             Err(KeysError::KeyLength)
