@@ -90,12 +90,14 @@ use std::str::FromStr;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-pub use client::{ClientError, ClientExchange, ClientOptions, Credentials, Secret};
+pub use client::{
+    ChannelBindingFlag, ClientError, ClientExchange, ClientOptions, Credentials, Secret,
+};
 pub use cram_md5::CramMd5Claim;
 pub use login::{LoginInitialResponse, LoginPrompts};
 pub use oauth::BearerClaim;
 pub use plain::PasswordClaim;
-pub use scram::{ScramHash, ScramKeys, UserSecret};
+pub use scram::{KeysError, ScramHash, ScramKeys, UserSecret};
 pub use server::{
     Claim, Identity, NonceError, ServerContext, ServerExchange, ServerFailure, ServerOptions,
     ServerStep,
