@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: point an application at 127.0.0.1:1025 and see every message it sends.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate scenario files; errors name file:line:column (exit 0 when all are valid, 2
     /// otherwise).
     Check {

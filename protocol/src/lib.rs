@@ -7,6 +7,8 @@
 //!   print, each the inverse of the other;
 //! - [`framing`]: command lines out of a byte stream, with hard limits;
 //! - [`data`]: the DATA decoder and the BDAT chunk reader, with what they observed;
+//! - [`sasl`]: the SASL mechanisms of SMTP AUTH (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER,
+//!   SCRAM-SHA-1, SCRAM-SHA-256), server and client side, with strict base64;
 //! - [`session`]: the server side of a session, as inputs in and actions out, with a
 //!   [`session::Policy`] deciding every reply (the default follows RFC 5321);
 //! - [`transcript`]: what happened, in order, for both the server and the client side.
@@ -18,6 +20,7 @@ pub mod extension;
 pub mod framing;
 pub mod params;
 pub mod reply;
+pub mod sasl;
 pub mod session;
 pub mod transcript;
 

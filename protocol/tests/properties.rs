@@ -252,7 +252,7 @@ proptest! {
         let mut session = Session::new(
             Arc::new(SessionConfig::default()),
             DefaultPolicy,
-            PeerInfo { peer: "p".into(), local: "l".into() },
+            PeerInfo { peer: "p".into(), local: "l".into(), tls: None },
             Duration::ZERO,
         );
         session.receive(Duration::ZERO, prefix);

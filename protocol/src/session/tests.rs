@@ -26,6 +26,14 @@ fn drive<P: Policy>(session: &mut Session<P>, outcome: &mut Outcome) {
                 session.message_stored(MS, Ok(id));
             }
             Action::Wait(_) => session.resume(MS),
+            Action::StartTls => session.tls_established(
+                MS,
+                TlsDetails {
+                    version: "TLSv1.3".into(),
+                    cipher: "TLS_AES_128_GCM_SHA256".into(),
+                    sni: None,
+                },
+            ),
             Action::Close(_) => outcome.closed = true,
         }
     }
@@ -40,6 +48,7 @@ fn converse_with<P: Policy>(
     let peer = PeerInfo {
         peer: "127.0.0.1:50000".into(),
         local: "127.0.0.1:1025".into(),
+        tls: None,
     };
     let mut session = Session::new(Arc::new(config), policy, peer, Duration::ZERO);
     let mut outcome = Outcome {
@@ -404,6 +413,7 @@ fn replies_to_bufferable_commands_are_sent_together() {
         PeerInfo {
             peer: "p".into(),
             local: "l".into(),
+            tls: None,
         },
         Duration::ZERO,
     );
@@ -434,6 +444,7 @@ fn timeout_and_shutdown_send_421() {
         PeerInfo {
             peer: "p".into(),
             local: "l".into(),
+            tls: None,
         },
         Duration::ZERO,
     );
@@ -456,6 +467,7 @@ fn timeout_and_shutdown_send_421() {
         PeerInfo {
             peer: "p".into(),
             local: "l".into(),
+            tls: None,
         },
         Duration::ZERO,
     );
@@ -478,6 +490,7 @@ fn a_failed_store_is_never_acknowledged() {
         PeerInfo {
             peer: "p".into(),
             local: "l".into(),
+            tls: None,
         },
         Duration::ZERO,
     );
