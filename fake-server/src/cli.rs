@@ -10,6 +10,7 @@ use fake_server::tls::{CertificateChoice, TlsSetup};
 use fake_server::{
     BareLineEnds, ListenerKind, ListenerSpec, Scenario, ServerBuilder, SessionConfig,
 };
+use smtp_protocol::session::{AuthConfig, AuthUser};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -90,6 +91,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
+    /// Offer PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER before STARTTLS too (RFC 4954 advises
+    /// against it; for old clients on a local sink).
+    #[arg(long)]
+    pub auth_in_cleartext: bool,
+
+    /// A user for AUTH, as NAME:PASSWORD (repeatable). Without any, every name with any
+    /// password or token is accepted, and SCRAM is not offered.
+    #[arg(long, value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    pub auth_user: Vec<AuthUser>,
+
     /// Another DNS name or IP address for the generated certificate (repeatable).
     #[arg(long, value_name = "NAME")]
     pub tls_name: Vec<String>,
@@ -148,6 +159,20 @@ pub struct ServeArgs {
     /// Log only warnings and errors on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+fn parse_user(text: &str) -> Result<AuthUser, String> {
+    let (name, password) = text
+        .split_once(':')
+        .ok_or_else(|| "expected NAME:PASSWORD".to_owned())?;
+    if name.is_empty() {
+        return Err("the user name is empty".to_owned());
+    }
+    Ok(AuthUser {
+        name: name.to_owned(),
+        password: Some(password.to_owned()),
+        token: Some(password.to_owned()),
+    })
 }
 
 /// A listener address, or `off`.
@@ -225,6 +250,11 @@ impl ServeArgs {
             max_recipients: self.max_recipients as usize,
             command_timeout: self.command_timeout,
             data_timeout: self.data_timeout,
+            auth: AuthConfig {
+                in_cleartext: self.auth_in_cleartext,
+                users: self.auth_user.clone(),
+                ..AuthConfig::default()
+            },
             bare_line_ends: match self.bare_line_ends {
                 BareLineEndsArg::Reject => BareLineEnds::Reject,
                 BareLineEndsArg::RejectLookalikes => BareLineEnds::RejectLookalikes,

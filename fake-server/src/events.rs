@@ -25,6 +25,9 @@ pub enum ServerEvent {
         mail_from: String,
         rcpt_to: Vec<String>,
         octets: usize,
+        tls: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        authenticated: Option<String>,
         #[serde(flatten)]
         summary: Summary,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,8 @@ impl ServerEvent {
             mail_from: stored.mail_from(),
             rcpt_to: stored.rcpt_to(),
             octets: stored.raw.len(),
+            tls: stored.tls,
+            authenticated: stored.authenticated.clone(),
             summary: stored.summary().clone(),
             path: stored.path.as_ref().map(|p| p.display().to_string()),
         }

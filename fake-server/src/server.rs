@@ -310,6 +310,12 @@ impl ServerBuilder {
 fn listener_profile(kind: ListenerKind, base: &SessionConfig, tls: bool) -> SessionConfig {
     let mut config = base.clone();
     config.starttls = tls && kind != ListenerKind::Smtps;
+    if config.auth.mechanisms.is_empty() {
+        // Every mechanism; plaintext ones only under TLS unless the base says otherwise.
+        config.auth.mechanisms = smtp_protocol::sasl::Mechanism::ALL.to_vec();
+    }
+    // Submission requires AUTH before MAIL (RFC 6409 §4.3); relay-style SMTP does not.
+    config.auth.required = base.auth.required || kind != ListenerKind::Smtp;
     config
 }
 

@@ -252,7 +252,7 @@ proptest! {
         let mut session = Session::new(
             Arc::new(SessionConfig::default()),
             DefaultPolicy,
-            PeerInfo { peer: "p".into(), local: "l".into(), tls: None },
+            PeerInfo { peer: "p".into(), local: "l".into(), tls: None, random: "r4nd0m".into(), unix_time: 0 },
             Duration::ZERO,
         );
         session.receive(Duration::ZERO, prefix);

@@ -38,6 +38,10 @@ pub struct StoredMessage {
     pub report: ContentReport,
     /// Whether the session said EHLO (ESMTP) or HELO (SMTP), for the trace header.
     pub esmtp: bool,
+    /// Whether the message came under TLS.
+    pub tls: bool,
+    /// The authenticated user, if the client used AUTH.
+    pub authenticated: Option<String>,
     /// The server's name, for the trace header.
     pub hostname: String,
     /// The content exactly as received, after dot-unstuffing.
@@ -66,11 +70,27 @@ impl StoredMessage {
             self.helo.as_deref(),
             self.peer.parse::<SocketAddr>().ok().map(|a| a.ip()),
             &self.hostname,
-            if self.esmtp { "ESMTP" } else { "SMTP" },
+            &self.protocol(),
             &self.id,
             single_recipient.as_deref(),
             self.received_at,
         )
+    }
+
+    /// The trace header's `with` keyword: SMTP, ESMTP, and ESMTPS / ESMTPA / ESMTPSA for TLS
+    /// and AUTH (RFC 3848; RFC 4954 §7 asks for ESMTPA).
+    pub fn protocol(&self) -> String {
+        if !self.esmtp {
+            return "SMTP".to_owned();
+        }
+        let mut protocol = "ESMTP".to_owned();
+        if self.tls {
+            protocol.push('S');
+        }
+        if self.authenticated.is_some() {
+            protocol.push('A');
+        }
+        protocol
     }
 
     /// The copy a mailbox would hold: the trace header, then the content.
@@ -214,6 +234,8 @@ impl Mailbox {
             received_at,
             helo: message.helo,
             esmtp: message.esmtp,
+            tls: message.tls,
+            authenticated: message.authenticated,
             hostname: self.config.hostname.clone(),
             envelope: message.transaction,
             transfer: message.transfer,

@@ -78,6 +78,11 @@ pub async fn drive(
             peer: peer.to_string(),
             local: local.to_string(),
             tls,
+            random: session_random(id),
+            unix_time: started_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
         },
         Duration::ZERO,
     );
@@ -192,4 +197,19 @@ pub async fn drive(
 /// waiter registration for every read.
 async fn next_stage(mut receiver: watch::Receiver<Stage>) -> Option<watch::Receiver<Stage>> {
     receiver.changed().await.ok().map(|()| receiver)
+}
+
+/// Random text for a session's CRAM-MD5 challenge and SCRAM nonce. std's `RandomState` is
+/// keyed from the operating system's randomness; unpredictable enough for a test server,
+/// and no extra dependency.
+fn session_random(id: u64) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut text = String::with_capacity(32);
+    for part in 0..2u64 {
+        let mut hasher = std::hash::RandomState::new().build_hasher();
+        hasher.write_u64(id);
+        hasher.write_u64(part);
+        text.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    text
 }

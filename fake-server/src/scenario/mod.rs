@@ -17,8 +17,8 @@ use smtp_protocol::session::{PipeliningMode, SessionConfig};
 
 pub use load::{json_schema, load, load_file, ScenarioError};
 use model::{
-    Conditions, ContentConditions, EhloSettings, HeaderCondition, Quirk, Rule, ScenarioFile,
-    ServerSettings, StepTemplate, TlsSettings,
+    AuthSettings, Conditions, ContentConditions, EhloSettings, HeaderCondition, Quirk, Rule,
+    ScenarioFile, ServerSettings, StepTemplate, TlsSettings,
 };
 pub use policy::ScenarioPolicyFactory;
 use values::BytesRegexValue;
@@ -42,6 +42,7 @@ pub enum EventKind {
     Quit,
     StartTls,
     Auth,
+    AuthResult,
     Unknown,
 }
 
@@ -64,6 +65,7 @@ impl EventKind {
             EventKind::Quit => "quit",
             EventKind::StartTls => "starttls",
             EventKind::Auth => "auth",
+            EventKind::AuthResult => "auth-result",
             EventKind::Unknown => "unknown",
         }
     }
@@ -95,6 +97,7 @@ pub struct Scenario {
     pub server: ServerSettings,
     pub ehlo: EhloSettings,
     pub tls: TlsSettings,
+    pub auth: AuthSettings,
     pub quirks: Vec<Quirk>,
     rules: HashMap<EventKind, Vec<CompiledRule>>,
 }
@@ -161,6 +164,7 @@ impl Scenario {
             (EventKind::Quit, events.quit),
             (EventKind::StartTls, events.starttls),
             (EventKind::Auth, events.auth),
+            (EventKind::AuthResult, events.auth_result),
             (EventKind::Unknown, events.unknown),
         ];
         for (event, list) in plain {
@@ -184,6 +188,7 @@ impl Scenario {
             server: file.server,
             ehlo: file.ehlo,
             tls: file.tls,
+            auth: file.auth,
             quirks: file.quirks,
             rules,
         }
@@ -211,6 +216,11 @@ impl Scenario {
         server.tls_required = server.tls_required.or(p.tls_required);
         self.tls.certificate = self.tls.certificate.or(parent.tls.certificate);
         self.tls.versions = self.tls.versions.or(parent.tls.versions);
+        let auth = &mut self.auth;
+        auth.mechanisms = auth.mechanisms.take().or(parent.auth.mechanisms);
+        auth.users = auth.users.take().or(parent.auth.users);
+        auth.in_cleartext = auth.in_cleartext.or(parent.auth.in_cleartext);
+        auth.required = auth.required.or(parent.auth.required);
         let ehlo = &mut self.ehlo;
         let p = parent.ehlo;
         ehlo.greeting = ehlo.greeting.take().or(p.greeting);
@@ -274,6 +284,26 @@ impl Scenario {
         }
         if let Some(on) = s.tls_required {
             config.tls_required = on;
+        }
+        let auth = &self.auth;
+        if let Some(mechanisms) = &auth.mechanisms {
+            config.auth.mechanisms = mechanisms.clone();
+        }
+        if let Some(users) = &auth.users {
+            config.auth.users = users
+                .iter()
+                .map(|u| smtp_protocol::session::AuthUser {
+                    name: u.name.clone(),
+                    password: u.password.clone(),
+                    token: u.token.clone(),
+                })
+                .collect();
+        }
+        if let Some(on) = auth.in_cleartext {
+            config.auth.in_cleartext = on;
+        }
+        if let Some(on) = auth.required {
+            config.auth.required = on;
         }
         if self.quirks.contains(&Quirk::RefusePipelining) {
             config.pipelining = PipeliningMode::Refuse;

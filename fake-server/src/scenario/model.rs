@@ -7,6 +7,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use smtp_protocol::reply::Reply;
+use smtp_protocol::sasl::Mechanism;
 use smtp_protocol::session::{BareLineEnds, CloseMode};
 
 use super::values::{BytesRegexValue, DurationValue, RawValue, RegexValue, ReplyValue};
@@ -32,6 +33,8 @@ pub struct ScenarioFile {
     pub ehlo: EhloSettings,
     #[serde(default)]
     pub tls: TlsSettings,
+    #[serde(default)]
+    pub auth: AuthSettings,
     /// Named misbehaviours that are not just "reply X".
     #[serde(default)]
     pub quirks: Vec<Quirk>,
@@ -61,6 +64,51 @@ pub struct ServerSettings {
     /// Refuse every command but NOOP, EHLO, STARTTLS and QUIT with `530 5.7.0` until TLS
     /// is up (RFC 3207 §4).
     pub tls_required: Option<bool>,
+}
+
+/// SMTP AUTH: the mechanisms offered, who may log in, and when AUTH is required.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuthSettings {
+    /// Offered mechanisms, in order (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER,
+    /// SCRAM-SHA-1, SCRAM-SHA-256); `[]` offers no AUTH.
+    #[schemars(with = "Option<Vec<MechanismName>>")]
+    pub mechanisms: Option<Vec<Mechanism>>,
+    /// Known users; without any, every name with any password or token is accepted.
+    pub users: Option<Vec<AuthUserSetting>>,
+    /// Offer PLAIN, LOGIN and the bearer-token mechanisms before TLS as well.
+    pub in_cleartext: Option<bool>,
+    /// Answer `530 5.7.0 Authentication required` until AUTH succeeds.
+    pub required: Option<bool>,
+}
+
+/// The schema of a SASL mechanism name.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+enum MechanismName {
+    #[serde(rename = "PLAIN")]
+    Plain,
+    #[serde(rename = "LOGIN")]
+    Login,
+    #[serde(rename = "CRAM-MD5")]
+    CramMd5,
+    #[serde(rename = "XOAUTH2")]
+    XOAuth2,
+    #[serde(rename = "OAUTHBEARER")]
+    OAuthBearer,
+    #[serde(rename = "SCRAM-SHA-1")]
+    ScramSha1,
+    #[serde(rename = "SCRAM-SHA-256")]
+    ScramSha256,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuthUserSetting {
+    pub name: String,
+    pub password: Option<String>,
+    /// A bearer token, for XOAUTH2 and OAUTHBEARER.
+    pub token: Option<String>,
 }
 
 /// The TLS the server offers: which certificate it presents and which versions it accepts.
@@ -161,7 +209,10 @@ pub struct Events {
     pub help: Option<Vec<Rule>>,
     pub quit: Option<Vec<Rule>>,
     pub starttls: Option<Vec<Rule>>,
+    /// The AUTH command line (before any challenge).
     pub auth: Option<Vec<Rule>>,
+    /// The end of an AUTH exchange, once the credentials were checked (default: 235, or 535).
+    pub auth_result: Option<Vec<Rule>>,
     /// Unrecognised or malformed command lines, and lines over the limit.
     pub unknown: Option<Vec<Rule>>,
 }

@@ -99,6 +99,7 @@ fn event_of(point: &DecisionPoint<'_>) -> EventKind {
         DecisionPoint::Greeting => return EventKind::Greeting,
         DecisionPoint::EndOfData { .. } => return EventKind::EndOfData,
         DecisionPoint::LineTooLong => return EventKind::Unknown,
+        DecisionPoint::AuthResult { .. } => return EventKind::AuthResult,
         DecisionPoint::Command { command, .. } => command.verb(),
         DecisionPoint::InvalidCommand { error, .. } => match error.verb() {
             Some(verb) => verb,

@@ -58,6 +58,16 @@ impl<P: Policy> Session<P> {
             self.respond(response, Effect::None, true);
             return;
         }
+        if let Command::Auth {
+            mechanism,
+            initial_response,
+        } = &command
+        {
+            if !self.refused && !self.tls_refusal(&command) {
+                self.handle_auth(&command, line, mechanism, initial_response.as_deref());
+                return;
+            }
+        }
         if let Command::Bdat { size, last } = command {
             if self.advertised("CHUNKING") && !self.refused {
                 self.start_chunk(command, line.to_vec(), size, last);
@@ -196,7 +206,7 @@ impl<P: Policy> Session<P> {
         }
     }
 
-    fn bad_sequence(&self, text: &str) -> Reply {
+    pub(super) fn bad_sequence(&self, text: &str) -> Reply {
         self.reply(503, (5, 5, 1), text)
     }
 
@@ -206,16 +216,29 @@ impl<P: Policy> Session<P> {
             // RFC 5321 §3.1: after a 554 greeting, 503 to everything but QUIT.
             return (self.bad_sequence("Bad sequence of commands"), Effect::None);
         }
-        if self.config.tls_required
-            && self.tls.is_none()
-            && !matches!(
-                command,
-                Command::Noop { .. } | Command::Ehlo { .. } | Command::StartTls | Command::Quit
-            )
-        {
+        if self.tls_refusal(command) {
             // RFC 3207 §4: the TLS-required mode of a server that is not publicly referenced.
             return (
                 self.reply(530, (5, 7, 0), "Must issue a STARTTLS command first"),
+                Effect::None,
+            );
+        }
+        if self.config.auth.required
+            && self.user.is_none()
+            && !matches!(
+                command,
+                Command::Auth { .. }
+                    | Command::Ehlo { .. }
+                    | Command::Helo { .. }
+                    | Command::Noop { .. }
+                    | Command::Rset
+                    | Command::Quit
+                    | Command::StartTls
+            )
+        {
+            // RFC 4954 §6 (S-4954-AUTH-REQUIRED); STARTTLS too, or AUTH could never be safe.
+            return (
+                self.reply(530, (5, 7, 0), "Authentication required"),
                 Effect::None,
             );
         }
@@ -285,7 +308,8 @@ impl<P: Policy> Session<P> {
                 Effect::Quit,
             ),
             Command::StartTls => self.evaluate_starttls(),
-            // Not offered until AUTH is configured on the listener.
+            // Only reached after a 554 greeting or in the TLS-required mode, which refuse it
+            // above; AUTH itself is handled by `handle_auth`.
             Command::Auth { .. } => (
                 self.reply(502, (5, 5, 1), "Command not implemented"),
                 Effect::None,
@@ -312,8 +336,22 @@ impl<P: Policy> Session<P> {
         offer(ext.dsn, "DSN");
         // RFC 3207 §4.2: never offered again once TLS is up.
         offer(self.config.starttls && self.tls.is_none(), "STARTTLS");
+        let mechanisms = self.offered_mechanisms();
+        let names: Vec<&str> = mechanisms.iter().map(|m| m.as_str()).collect();
+        offer(!names.is_empty(), &format!("AUTH {}", names.join(" ")));
         offer(ext.help, "HELP");
         Reply::multiline(250, None, lines)
+    }
+
+    /// Whether the TLS-required mode refuses this command (RFC 3207 §4: all but NOOP, EHLO,
+    /// STARTTLS and QUIT).
+    fn tls_refusal(&self, command: &Command) -> bool {
+        self.config.tls_required
+            && self.tls.is_none()
+            && !matches!(
+                command,
+                Command::Noop { .. } | Command::Ehlo { .. } | Command::StartTls | Command::Quit
+            )
     }
 
     /// RFC 3207 §4 and the checklist's B.8.

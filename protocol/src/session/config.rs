@@ -45,6 +45,32 @@ pub enum PipeliningMode {
     Refuse,
 }
 
+/// A user the server knows, for AUTH.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthUser {
+    pub name: String,
+    /// For PLAIN, LOGIN, CRAM-MD5 and SCRAM.
+    pub password: Option<String>,
+    /// For XOAUTH2 and OAUTHBEARER.
+    pub token: Option<String>,
+}
+
+/// SMTP AUTH (RFC 4954) on this listener.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthConfig {
+    /// Mechanisms offered, in this order; none: AUTH is not offered.
+    pub mechanisms: Vec<crate::sasl::Mechanism>,
+    /// Offer PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER before TLS too (RFC 4954 §4 says not to:
+    /// the default is off, S-4954-ADVERTISE).
+    pub in_cleartext: bool,
+    /// Answer `530 5.7.0` to commands other than AUTH, EHLO, HELO, NOOP, RSET, QUIT and
+    /// STARTTLS until the client has authenticated (RFC 4954 §6, S-4954-AUTH-REQUIRED).
+    pub required: bool,
+    /// Known users. With none, any name with any password or token is accepted (recorded, not
+    /// checked); SCRAM, which proves the password to the client as well, is then not offered.
+    pub users: Vec<AuthUser>,
+}
+
 /// Which service extensions the default EHLO reply advertises (and the session honours).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExtensionToggles {
@@ -105,6 +131,7 @@ pub struct SessionConfig {
     /// Refuse everything but NOOP, EHLO, STARTTLS and QUIT until TLS is up (RFC 3207 §4,
     /// S-3207-TLS-REQUIRED-MODE: only for servers that are not publicly referenced).
     pub tls_required: bool,
+    pub auth: AuthConfig,
 }
 
 impl Default for SessionConfig {
@@ -124,6 +151,7 @@ impl Default for SessionConfig {
             pipelining: PipeliningMode::default(),
             starttls: false,
             tls_required: false,
+            auth: AuthConfig::default(),
         }
     }
 }

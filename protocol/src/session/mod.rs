@@ -9,6 +9,7 @@
 //! there is none, read from the socket with [`Session::timeout`] and feed the result to
 //! [`Session::receive`], [`Session::peer_closed`] or [`Session::timed_out`].
 
+mod auth;
 mod commands;
 mod config;
 mod policy;
@@ -17,7 +18,9 @@ mod transaction;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-pub use config::{BareLineEnds, ExtensionToggles, PipeliningMode, SessionConfig};
+pub use config::{
+    AuthConfig, AuthUser, BareLineEnds, ExtensionToggles, PipeliningMode, SessionConfig,
+};
 pub use policy::{CloseMode, DecisionPoint, DefaultPolicy, Policy, Response, SessionView, Step};
 pub use transaction::{ReceivedMessage, Recipient, StoreError, Transaction, Transfer};
 
@@ -53,6 +56,11 @@ pub struct PeerInfo {
     pub local: String,
     /// Set when TLS was negotiated before the session began (implicit TLS, RFC 8314 §3.3).
     pub tls: Option<TlsDetails>,
+    /// Random text for this session (CRAM-MD5 challenges, SCRAM nonces): the session makes
+    /// no randomness itself. Printable ASCII without commas.
+    pub random: String,
+    /// Seconds since the Unix epoch at the start, for CRAM-MD5's challenge.
+    pub unix_time: u64,
 }
 
 /// What the runtime tells the session about a TLS handshake that succeeded.
@@ -87,6 +95,7 @@ enum Phase {
     Command,
     Data(Box<DataDecoder>),
     Chunk(Chunk),
+    Sasl(Box<auth::SaslState>),
     Closed,
 }
 
@@ -139,6 +148,10 @@ pub struct Session<P: Policy = DefaultPolicy> {
     refused: bool,
     /// TLS is up (implicit, or after STARTTLS).
     tls: Option<TlsDetails>,
+    /// Who authenticated (AUTH succeeded).
+    user: Option<String>,
+    /// The user an exchange in progress claims to be.
+    pending_user: Option<String>,
     pending: VecDeque<Pending>,
     awaiting: Option<Awaiting>,
     out: Vec<u8>,
@@ -172,6 +185,8 @@ impl<P: Policy> Session<P> {
             bdat_failed: false,
             refused: false,
             tls: None,
+            user: None,
+            pending_user: None,
             pending: VecDeque::new(),
             awaiting: None,
             out: Vec::new(),
@@ -350,6 +365,7 @@ impl<P: Policy> Session<P> {
         self.record_tls(&details);
         self.tls = Some(details);
         self.hello = None;
+        self.user = None;
         self.transaction = None;
         self.bdat = None;
         self.bdat_failed = false;
@@ -384,6 +400,11 @@ impl<P: Policy> Session<P> {
     /// Whether TLS is up.
     pub fn tls(&self) -> Option<&TlsDetails> {
         self.tls.as_ref()
+    }
+
+    /// The authenticated user, once AUTH succeeded.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// The answer to [`Action::Wait`].
@@ -580,6 +601,7 @@ impl<P: Policy> Session<P> {
             Phase::Command => self.process_command_input(input),
             Phase::Data(_) => self.process_data_input(input),
             Phase::Chunk(_) => self.process_chunk_input(input),
+            Phase::Sasl(_) => self.process_sasl_input(input),
             Phase::Closed => (input.len(), false),
         }
     }
@@ -648,6 +670,23 @@ impl<P: Policy> Session<P> {
         }
     }
 
+    fn process_sasl_input(&mut self, input: &[u8]) -> (usize, bool) {
+        match self.framer.next_line(input) {
+            Framed::NeedMore => (0, false),
+            Framed::Line { line, consumed, .. } => {
+                self.handle_sasl_line(line);
+                (consumed, true)
+            }
+            Framed::TooLong { consumed, .. } => {
+                self.transcript
+                    .client_line(self.now, &input[..consumed.min(64)]);
+                self.sasl_line_too_long();
+                (consumed, true)
+            }
+            Framed::Skipped { consumed, .. } => (consumed, true),
+        }
+    }
+
     fn process_data_input(&mut self, input: &[u8]) -> (usize, bool) {
         let Phase::Data(decoder) = &mut self.phase else {
             return (0, false);
@@ -696,7 +735,7 @@ impl<P: Policy> Session<P> {
             messages: self.messages,
             commands: self.commands,
             tls: self.tls.is_some(),
-            user: None,
+            user: self.user.as_deref(),
         };
         self.policy.decide(&view, point, default)
     }
@@ -748,6 +787,7 @@ impl<P: Policy> Session<P> {
             Some(transaction) if response.is_positive() && !oversized => {
                 let message = ReceivedMessage {
                     tls: self.tls.is_some(),
+                    authenticated: self.user.clone(),
                     helo: self.hello.as_ref().map(|h| h.domain.clone()),
                     esmtp: self.hello.as_ref().is_some_and(|h| h.esmtp),
                     transaction,

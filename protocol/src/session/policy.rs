@@ -27,6 +27,11 @@ pub enum DecisionPoint<'a> {
     },
     /// A command line over the limit.
     LineTooLong,
+    /// An AUTH exchange ended (the default is 235, or the failure's reply).
+    AuthResult {
+        mechanism: crate::sasl::Mechanism,
+        success: bool,
+    },
     /// The end of message content (DATA's final dot, or BDAT LAST).
     EndOfData {
         content: &'a [u8],

@@ -49,6 +49,8 @@ fn converse_with<P: Policy>(
         peer: "127.0.0.1:50000".into(),
         local: "127.0.0.1:1025".into(),
         tls: None,
+        random: "r4nd0m".into(),
+        unix_time: 0,
     };
     let mut session = Session::new(Arc::new(config), policy, peer, Duration::ZERO);
     let mut outcome = Outcome {
@@ -414,6 +416,8 @@ fn replies_to_bufferable_commands_are_sent_together() {
             peer: "p".into(),
             local: "l".into(),
             tls: None,
+            random: "r4nd0m".into(),
+            unix_time: 0,
         },
         Duration::ZERO,
     );
@@ -445,6 +449,8 @@ fn timeout_and_shutdown_send_421() {
             peer: "p".into(),
             local: "l".into(),
             tls: None,
+            random: "r4nd0m".into(),
+            unix_time: 0,
         },
         Duration::ZERO,
     );
@@ -468,6 +474,8 @@ fn timeout_and_shutdown_send_421() {
             peer: "p".into(),
             local: "l".into(),
             tls: None,
+            random: "r4nd0m".into(),
+            unix_time: 0,
         },
         Duration::ZERO,
     );
@@ -491,6 +499,8 @@ fn a_failed_store_is_never_acknowledged() {
             peer: "p".into(),
             local: "l".into(),
             tls: None,
+            random: "r4nd0m".into(),
+            unix_time: 0,
         },
         Duration::ZERO,
     );

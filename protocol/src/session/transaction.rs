@@ -60,6 +60,8 @@ pub struct ReceivedMessage {
     pub esmtp: bool,
     /// Whether the message came under TLS (the trace says ESMTPS).
     pub tls: bool,
+    /// The authenticated user (the trace says ESMTPA).
+    pub authenticated: Option<String>,
     pub transaction: Transaction,
     pub transfer: Transfer,
     #[serde(skip)]
