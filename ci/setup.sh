@@ -18,5 +18,11 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 python3 -c 'import smtplib, email' || { echo "setup: python3 lacks smtplib" >&2; exit 1; }
+# scramp: a third-party SCRAM client (RFC 5802/7677), driven through smtplib's auth().
+if ! python3 -c 'import scramp' 2>/dev/null; then
+  echo "setup: installing the Python package scramp"
+  python3 -m pip install --quiet --disable-pip-version-check 'scramp==1.5.0'
+fi
 curl --version | grep -qi smtp || { echo "setup: curl lacks SMTP support" >&2; exit 1; }
-echo "setup: clients ready ($(python3 --version), $(curl --version | head -1 | cut -d' ' -f1-2))"
+openssl version >/dev/null || { echo "setup: openssl does not run" >&2; exit 1; }
+echo "setup: clients ready ($(python3 --version), $(curl --version | head -1 | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2))"

@@ -232,10 +232,19 @@ async fn outlook_451_starttls_required() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outlook_basic_auth_disabled() {
+async fn outlook_offers_no_auth_before_tls() {
+    // The 535 5.7.139 itself needs TLS first: see tls_auth.rs, provider_auth_quirks_over_tls.
     let server = start_scenario("providers/outlook/basic-auth-disabled").await;
     let output = converse(server.smtp_addr(), b"EHLO x\r\nAUTH LOGIN\r\nQUIT\r\n").await;
-    assert!(output.contains("535 5.7.139 Authentication unsuccessful, basic authentication is disabled. [PN0PR01CA0024"), "{output}");
+    assert!(
+        output.contains("250-AM3PR05CA0094.outlook.office365.com Hello [127.0.0.1]\r\n"),
+        "{output}"
+    );
+    assert!(!output.contains("AUTH LOGIN XOAUTH2"), "{output}");
+    assert!(
+        output.contains("502 5.5.1 Command not implemented\r\n"),
+        "{output}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

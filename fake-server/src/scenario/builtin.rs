@@ -28,6 +28,7 @@ builtins![
     "providers/163/base",
     "providers/163/dtspm-554",
     "providers/163/sender-mismatch-553",
+    "providers/gmail/app-password-534",
     "providers/gmail/base",
     "providers/gmail/multiline-535",
     "providers/gmail/rcpt-reject-data-503",

@@ -269,7 +269,7 @@ macro_rules! rule_types {
             /// Whether the server would accept this (its default reply is 2xx or 3xx): rules
             /// that only change the wording of a success use `accepted: true`.
             pub accepted: Option<bool>,
-            /// Regex on the text after the verb.
+            /// Regex on the text after the verb (for `auth-result`: the mechanism's name).
             pub args: Option<RegexValue>,
             /// Regex on the whole command line.
             pub line: Option<RegexValue>,

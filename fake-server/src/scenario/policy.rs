@@ -167,6 +167,8 @@ impl Policy for ScenarioPolicy {
             DecisionPoint::Command { line, .. } | DecisionPoint::InvalidCommand { line, .. } => {
                 String::from_utf8_lossy(line).into_owned()
             }
+            // auth-result: its "arguments" are the mechanism's name.
+            DecisionPoint::AuthResult { mechanism, .. } => format!("AUTH {mechanism}"),
             _ => String::new(),
         };
         let args = raw_line.split_once(' ').map_or("", |(_, a)| a);
