@@ -290,3 +290,51 @@ fn different_listeners_play_different_scenarios() {
     terminate(&child);
     assert_eq!(child.wait().expect("exit").code(), Some(0));
 }
+
+#[test]
+fn default_listeners_and_ca_out() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-caout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca_out = dir.join("ca.pem");
+    let mut child = fake_smtp(&[
+        "serve",
+        "--smtp",
+        "127.0.0.1:0",
+        "--submission",
+        "127.0.0.1:0",
+        "--smtps",
+        "127.0.0.1:0",
+        "--json",
+        "--quiet",
+        "--data-dir",
+        dir.join("data").to_str().expect("utf-8"),
+        "--ca-out",
+        ca_out.to_str().expect("utf-8"),
+    ]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let names: Vec<String> = (0..3)
+        .map(|_| {
+            next_event(&mut lines)["listener"]
+                .as_str()
+                .expect("name")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["smtp", "submission", "smtps"]);
+    // --ca-out is written once the server has started; wait for it briefly.
+    for _ in 0..100 {
+        if ca_out.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let written = std::fs::read_to_string(&ca_out).expect("--ca-out file");
+    let kept =
+        std::fs::read_to_string(dir.join("data").join("ca.pem")).expect("CA in the data dir");
+    assert_eq!(written, kept);
+    assert!(written.starts_with("-----BEGIN CERTIFICATE-----"));
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -509,3 +509,72 @@ async fn refused_pipelining() {
     let report = python(&server, "send", &[]).await;
     assert_eq!(report["ok"], true, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_data_rules_look_at_headers_body_and_size() {
+    let scenario = Scenario::from_yaml(
+        "content",
+        r#"
+server: { max-recipients: 100 }
+on:
+  end-of-data:
+    - when: { header: { name: subject, value: "(?i)viagra" } }
+      reply: "554 5.7.1 Spam (subject)"
+    - when: { body: "(?mR)^BAD WORD$" }
+      reply: "554 5.7.1 Spam (body)"
+    - when: { size: { at-least: 3000 } }
+      reply: "552 5.3.4 Too big for this scenario"
+"#,
+    )
+    .expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let send = |content: String| {
+        let address = server.smtp_addr();
+        async move {
+            converse(
+                address,
+                format!("EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n{content}.\r\nQUIT\r\n").as_bytes(),
+            )
+            .await
+        }
+    };
+    assert!(
+        send("Subject: cheap\r\n  VIAGRA here\r\n\r\nhello\r\n".into())
+            .await
+            .contains("554 5.7.1 Spam (subject)")
+    );
+    assert!(send("Subject: hi\r\n\r\nsome text\r\nBAD WORD\r\n".into())
+        .await
+        .contains("554 5.7.1 Spam (body)"));
+    assert!(
+        send(format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(3000)))
+            .await
+            .contains("552 5.3.4 Too big")
+    );
+    assert!(send("Subject: fine\r\n\r\nBAD WORDS are fine\r\n".into())
+        .await
+        .contains("250 2.0.0 OK queued as"));
+    assert_eq!(
+        server.wait_for_messages(1, WAIT).await.expect("one").len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_limits_apply() {
+    let scenario = Scenario::from_yaml("limits", "server: { max-recipients: 100, size: 2000 }\n")
+        .expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let mut input = b"EHLO x\r\nMAIL FROM:<a@b.c>\r\n".to_vec();
+    for i in 0..101 {
+        input.extend_from_slice(format!("RCPT TO:<r{i}@d.e>\r\n").as_bytes());
+    }
+    input.extend_from_slice(b"QUIT\r\n");
+    let output = converse(server.smtp_addr(), &input).await;
+    assert!(output.contains("250-SIZE 2000\r\n"), "{output}");
+    assert_eq!(output.matches("250 2.1.5").count(), 100);
+    assert!(
+        output.contains("452 4.5.3 Too many recipients\r\n"),
+        "{output}"
+    );
+}

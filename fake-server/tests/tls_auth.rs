@@ -717,3 +717,64 @@ async fn exchange(stream: &mut tokio_rustls::client::TlsStream<TcpStream>, input
         .expect("in time");
     String::from_utf8_lossy(&output).into_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_users_and_the_sender_must_be_the_user() {
+    let yaml = r#"
+extends: providers/qq/sender-mismatch-501
+auth:
+  users: [{ name: alice@qq.com, password: code1234 }]
+"#;
+    let s = start_tls("qqusers", Some(scenario(yaml)), AuthConfig::default()).await;
+    // QQ-style: MAIL FROM must be the login.
+    let report = python(
+        &s,
+        "smtps",
+        &["--ssl", "--user", "alice@qq.com", "--secret", "code1234"],
+    )
+    .await;
+    assert_eq!(report["error"]["code"], 501, "{report}");
+    assert_eq!(
+        report["error"]["message"],
+        "Mail from address must be same as authorization user."
+    );
+    let report = python(
+        &s,
+        "smtps",
+        &["--ssl", "--user", "alice@qq.com", "--secret", "wrong"],
+    )
+    .await;
+    assert_eq!(report["error"]["code"], 535, "{report}");
+    let mut stream = tls_client(&s, "smtps").await;
+    let output = exchange(
+        &mut stream,
+        b"EHLO x\r\nAUTH PLAIN AGFsaWNlQHFxLmNvbQBjb2RlMTIzNA==\r\nMAIL FROM:<alice@qq.com>\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(
+        output.contains("235 2.7.0 Authentication successful\r\n250 OK\r\n"),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_plaintext_auth_seen_by_smtplib() {
+    let s = start_tls(
+        "qq530",
+        Some(Scenario::load("providers/qq/plaintext-auth-530-close").expect("scenario")),
+        AuthConfig::default(),
+    )
+    .await;
+    let report = python(
+        &s,
+        "submission",
+        &["--user", "me@qq.com", "--secret", "pw", "--no-send"],
+    )
+    .await;
+    assert_eq!(report["ok"], false, "{report}");
+    assert_eq!(report["error"]["code"], 530, "{report}");
+    assert!(report["error"]["message"]
+        .as_str()
+        .expect("text")
+        .starts_with("Login fail. A secure connection is requiered(such as ssl)."));
+}

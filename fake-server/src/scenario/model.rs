@@ -308,7 +308,8 @@ rule_types!(Rule, RuleFields, "RuleFields", Conditions, {});
 rule_types!(ContentRule, ContentRuleFields, "ContentRuleFields", ContentConditions, {
     /// A header field whose value matches.
     header: Option<HeaderCondition>,
-    /// Regex on the message body (after the header section), on octets.
+    /// Regex on the message body (after the header section), on octets. Lines end in CRLF:
+    /// use `(?mR)` for `^` and `$` to match at line boundaries.
     body: Option<BytesRegexValue>,
 });
 
