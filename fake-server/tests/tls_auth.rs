@@ -727,24 +727,32 @@ auth:
 "#;
     let s = start_tls("qqusers", Some(scenario(yaml)), AuthConfig::default()).await;
     // QQ-style: MAIL FROM must be the login.
-    let report = python(
-        &s,
-        "smtps",
-        &["--ssl", "--user", "alice@qq.com", "--secret", "code1234"],
-    )
-    .await;
+    let login = ["--ssl", "--user", "alice@qq.com", "--secret", "code1234"];
+    let report = python(&s, "smtps", &login).await;
     assert_eq!(report["error"]["code"], 501, "{report}");
     assert_eq!(
         report["error"]["message"],
         "Mail from address must be same as authorization user."
     );
-    let report = python(
-        &s,
-        "smtps",
-        &["--ssl", "--user", "alice@qq.com", "--secret", "wrong"],
-    )
-    .await;
+    let wrong = [
+        "--ssl",
+        "--user",
+        "alice@qq.com",
+        "--secret",
+        "wrong",
+        "--mechanism",
+        "PLAIN",
+    ];
+    let report = python(&s, "smtps", &wrong).await;
     assert_eq!(report["error"]["code"], 535, "{report}");
+    // smtplib.login() then tries LOGIN with an initial response, which RFC 4954 §4 refuses
+    // for a server-first mechanism: the error it reports is that one.
+    let report = python(&s, "smtps", &wrong[..5]).await;
+    assert_eq!(report["error"]["code"], 501, "{report}");
+    assert_eq!(
+        report["error"]["message"],
+        "5.7.0 Initial response not allowed for this mechanism"
+    );
     let mut stream = tls_client(&s, "smtps").await;
     let output = exchange(
         &mut stream,
@@ -755,6 +763,28 @@ auth:
         output.contains("235 2.7.0 Authentication successful\r\n250 OK\r\n"),
         "{output}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_login_with_an_initial_response_can_be_accepted() {
+    let yaml = "auth: { login-initial-response: accept, users: [{ name: bob, password: pw }] }\n";
+    let s = start_tls("loginir", Some(scenario(yaml)), AuthConfig::default()).await;
+    let report = python(
+        &s,
+        "smtps",
+        &[
+            "--ssl",
+            "--user",
+            "bob",
+            "--secret",
+            "pw",
+            "--mechanism",
+            "LOGIN-IR",
+            "--no-send",
+        ],
+    )
+    .await;
+    assert_eq!(report["auth"], 235, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,10 +801,17 @@ async fn qq_plaintext_auth_seen_by_smtplib() {
         &["--user", "me@qq.com", "--secret", "pw", "--no-send"],
     )
     .await;
-    assert_eq!(report["ok"], false, "{report}");
-    assert_eq!(report["error"]["code"], 530, "{report}");
-    assert!(report["error"]["message"]
-        .as_str()
-        .expect("text")
-        .starts_with("Login fail. A secure connection is requiered(such as ssl)."));
+    // smtplib gets the 530 to AUTH PLAIN, tries LOGIN, and finds the connection closed: the
+    // error a user sees is the EOF, not QQ's text.
+    assert_eq!(
+        report["error"]["type"], "SMTPServerDisconnected",
+        "{report}"
+    );
+    let sessions = s.server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    assert!(
+        transcript.contains("S: 530 Login fail. A secure connection is requiered(such as ssl)."),
+        "{transcript}"
+    );
+    assert!(transcript.ends_with("** closed (Policy)\n"), "{transcript}");
 }

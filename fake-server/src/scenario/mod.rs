@@ -221,6 +221,9 @@ impl Scenario {
         auth.users = auth.users.take().or(parent.auth.users);
         auth.in_cleartext = auth.in_cleartext.or(parent.auth.in_cleartext);
         auth.required = auth.required.or(parent.auth.required);
+        auth.login_initial_response = auth
+            .login_initial_response
+            .or(parent.auth.login_initial_response);
         let ehlo = &mut self.ehlo;
         let p = parent.ehlo;
         ehlo.greeting = ehlo.greeting.take().or(p.greeting);
@@ -304,6 +307,15 @@ impl Scenario {
         }
         if let Some(on) = auth.required {
             config.auth.required = on;
+        }
+        if let Some(setting) = auth.login_initial_response {
+            use smtp_protocol::sasl::LoginInitialResponse;
+            config.auth.login_initial_response = match setting {
+                model::LoginInitialResponseSetting::Refuse => LoginInitialResponse::Refuse,
+                model::LoginInitialResponseSetting::Accept => {
+                    LoginInitialResponse::AcceptAsUsername
+                }
+            };
         }
         if self.quirks.contains(&Quirk::RefusePipelining) {
             config.pipelining = PipeliningMode::Refuse;

@@ -80,6 +80,16 @@ pub struct AuthSettings {
     pub in_cleartext: Option<bool>,
     /// Answer `530 5.7.0 Authentication required` until AUTH succeeds.
     pub required: Option<bool>,
+    /// `AUTH LOGIN <initial-response>`: `refuse` (501 5.7.0, RFC 4954 §4; the default) or
+    /// `accept` it as the user name (what Python's smtplib sends).
+    pub login_initial_response: Option<LoginInitialResponseSetting>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginInitialResponseSetting {
+    Refuse,
+    Accept,
 }
 
 /// The schema of a SASL mechanism name.

@@ -49,6 +49,8 @@ def authenticate(smtp):
         return smtp.auth("PLAIN", smtp.auth_plain)
     if mech == "LOGIN":
         return smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
+    if mech == "LOGIN-IR":  # what smtplib.login() does: the user name on the AUTH line
+        return smtp.auth("LOGIN", smtp.auth_login)
     if mech == "CRAM-MD5":
         return smtp.auth("CRAM-MD5", smtp.auth_cram_md5, initial_response_ok=False)
     if mech == "XOAUTH2":

@@ -37,7 +37,10 @@ impl LoginPrompts {
 /// What the server does with `AUTH LOGIN <initial-response>`. LOGIN is server-first (§2.1:
 /// "The client expects the server to issue a challenge"), so RFC 4954 §4 asks for 501 5.7.0;
 /// many servers accept the initial response as the user name instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
 pub enum LoginInitialResponse {
     /// Fail with [`ServerFailure::InitialResponseNotAllowed`] (S-4954-IR-SERVER-FIRST).
     #[default]

@@ -76,8 +76,11 @@ impl<P: Policy> Session<P> {
                 return;
             }
         };
-        let (mut exchange, step) =
-            ServerExchange::start(mechanism, initial, &ServerOptions::default(), &context);
+        let options = ServerOptions {
+            login_initial_response: self.config.auth.login_initial_response,
+            ..ServerOptions::default()
+        };
+        let (mut exchange, step) = ServerExchange::start(mechanism, initial, &options, &context);
         let progress = self.advance(&mut exchange, step);
         let default = match &progress {
             Progress::Challenge(reply) => reply.clone(),

@@ -69,6 +69,10 @@ pub struct AuthConfig {
     /// Known users. With none, any name with any password or token is accepted (recorded, not
     /// checked); SCRAM, which proves the password to the client as well, is then not offered.
     pub users: Vec<AuthUser>,
+    /// `AUTH LOGIN <initial-response>`: refused with `501 5.7.0` by default, as RFC 4954 §4
+    /// asks for a server-first mechanism; accepting takes it as the user name (what Python's
+    /// smtplib sends, and many servers tolerate).
+    pub login_initial_response: crate::sasl::LoginInitialResponse,
 }
 
 /// Which service extensions the default EHLO reply advertises (and the session honours).
