@@ -1,7 +1,13 @@
-//! The harness: a reference SMTP client that walks submission, relay, TLS and AUTH flows and
-//! snapshots both sides' transcripts.
+//! The harness: a reference SMTP client that walks submission, relay, TLS and AUTH flows
+//! against any server, records both sides' transcripts, and snapshots them.
 //!
-//! Not built yet (it is the harness issue). It will depend on [`smtp_protocol`] for the wire
-//! types and the transcript, as the fake server does, and on the fake server only in tests.
+//! Layout:
+//! - [`client`]: the reference client (tokio + tokio-rustls over [`smtp_protocol`]);
+//! - [`flows`]: submission, relay, TLS and AUTH, each returning an outcome and the client's
+//!   transcript;
+//! - `main.rs`: the `smtp-harness probe` command.
+
+pub mod client;
+pub mod flows;
 
 pub use smtp_protocol::Transcript;

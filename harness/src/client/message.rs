@@ -1,0 +1,69 @@
+//! Preparing message content for the wire: CRLF line ends only (C-5321-NO-BARE-CR-LF) and
+//! dot-stuffing for DATA (RFC 5321 §4.5.2, C-5321-DOT-STUFFING). BDAT sends the normalised
+//! content as it is (RFC 3030: no stuffing).
+
+/// Makes every line end in CRLF (a bare CR or LF becomes CRLF) and the content end in one.
+pub fn normalise_line_ends(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + content.len() / 40 + 2);
+    let mut i = 0;
+    while i < content.len() {
+        match content[i] {
+            b'\r' if content.get(i + 1) == Some(&b'\n') => {
+                out.extend_from_slice(b"\r\n");
+                i += 2;
+                continue;
+            }
+            b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Doubles a leading dot on every line and appends the end-of-data line. `content` must be
+/// normalised (CRLF line ends, ending in CRLF).
+pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 16);
+    let mut line_start = true;
+    for &byte in content {
+        if line_start && byte == b'.' {
+            out.push(b'.');
+        }
+        out.push(byte);
+        line_start = byte == b'\n';
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_ends_and_stuffing() {
+        assert_eq!(
+            normalise_line_ends(b"a\nb\r\nc\rd"),
+            b"a\r\nb\r\nc\r\nd\r\n"
+        );
+        assert_eq!(normalise_line_ends(b""), b"\r\n");
+        assert_eq!(
+            dot_stuff(b".one\r\ntwo\r\n.\r\n"),
+            b"..one\r\ntwo\r\n..\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn stuffed_content_decodes_back() {
+        use smtp_protocol::data::DataDecoder;
+        let content = normalise_line_ends(b".leading\n..two\nplain\n.\n");
+        let mut decoder = DataDecoder::new(0, 1000);
+        decoder.feed(&dot_stuff(&content));
+        assert!(decoder.is_done());
+        assert_eq!(decoder.finish().0, content);
+    }
+}

@@ -1,0 +1,150 @@
+//! Flows: complete walks through a kind of SMTP use, each returning an outcome and the
+//! client's transcripts (one per session). Against fake-smtp the server's transcripts can be
+//! put beside them; against any other server the client's side alone tells the story.
+
+mod auth;
+mod relay;
+mod submission;
+mod tls;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+use smtp_protocol::sasl::Credentials;
+use smtp_protocol::Transcript;
+
+use crate::client::{ClientConfig, ClientError, Envelope, Timeouts, TlsMode, Trust};
+
+pub use auth::auth;
+pub use relay::{relay, RelayTarget};
+pub use submission::{submission, submission_implicit};
+pub use tls::{tls_opportunistic, tls_required};
+
+/// The flows there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowKind {
+    /// Port 587 style: STARTTLS (required), AUTH, one message.
+    Submission,
+    /// Port 465 style: TLS from the first octet, AUTH, one message.
+    SubmissionImplicit,
+    /// Port 25 style: MX resolution, no AUTH, opportunistic STARTTLS, fallback to the next MX.
+    Relay,
+    /// STARTTLS when offered, else in the clear; one message.
+    TlsOpportunistic,
+    /// STARTTLS or stop: refuses a server that does not offer it or answers 454.
+    TlsRequired,
+    /// AUTH three times: the best mechanism, a wrong secret, a cancel.
+    Auth,
+}
+
+impl FlowKind {
+    pub const ALL: [FlowKind; 6] = [
+        FlowKind::Submission,
+        FlowKind::SubmissionImplicit,
+        FlowKind::Relay,
+        FlowKind::TlsOpportunistic,
+        FlowKind::TlsRequired,
+        FlowKind::Auth,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowKind::Submission => "submission",
+            FlowKind::SubmissionImplicit => "submission-implicit",
+            FlowKind::Relay => "relay",
+            FlowKind::TlsOpportunistic => "tls-opportunistic",
+            FlowKind::TlsRequired => "tls-required",
+            FlowKind::Auth => "auth",
+        }
+    }
+}
+
+/// Where a flow goes and how it proves who it talks to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub address: SocketAddr,
+    pub trust: Trust,
+    /// The name the certificate must carry (default: the address).
+    pub server_name: Option<String>,
+    pub credentials: Option<Credentials>,
+    pub envelope: Envelope,
+    pub timeouts: Timeouts,
+}
+
+impl Target {
+    pub fn new(address: SocketAddr) -> Target {
+        Target {
+            address,
+            trust: Trust::default(),
+            server_name: None,
+            credentials: None,
+            envelope: Envelope {
+                from: "harness@test.example".to_owned(),
+                to: vec!["recipient@test.example".to_owned()],
+            },
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    fn client_config(&self, tls: TlsMode) -> ClientConfig {
+        ClientConfig {
+            tls,
+            trust: self.trust.clone(),
+            server_name: self.server_name.clone(),
+            timeouts: self.timeouts,
+            ..ClientConfig::default()
+        }
+    }
+}
+
+/// What a flow did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowOutcome {
+    pub flow: FlowKind,
+    /// Whether the flow ended as a careful client would want (a refusal to go on without TLS
+    /// counts as success for `tls-required`).
+    pub success: bool,
+    /// One line per step that matters, e.g. `delivered: 250 2.0.0 OK`.
+    pub summary: Vec<String>,
+    /// The client's transcript of each session, in order.
+    #[serde(skip)]
+    pub sessions: Vec<Transcript>,
+}
+
+impl FlowOutcome {
+    fn new(flow: FlowKind) -> FlowOutcome {
+        FlowOutcome {
+            flow,
+            success: false,
+            summary: Vec::new(),
+            sessions: Vec::new(),
+        }
+    }
+
+    fn step(&mut self, line: impl Into<String>) {
+        self.summary.push(line.into());
+    }
+
+    fn failed(&mut self, what: &str, error: &ClientError) {
+        self.summary.push(format!("{what} failed: {error}"));
+    }
+}
+
+/// The message every flow sends: fixed headers, so transcripts compare across runs, and a
+/// line that must be dot-stuffed.
+pub const MESSAGE: &[u8] = b"From: Harness <harness@test.example>\r\n\
+To: <recipient@test.example>\r\n\
+Subject: smtp-harness flow\r\n\
+Date: Thu, 1 Jan 2026 00:00:00 +0000\r\n\
+Message-ID: <flow@harness.test.example>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This message was sent by smtp-harness.\r\n\
+.This line starts with a dot.\r\n";
+
+/// A short timeout for flows against servers expected to answer at once (used by tests on
+/// the paused clock, where it costs nothing).
+pub const QUICK: Duration = Duration::from_secs(30);

@@ -1,0 +1,91 @@
+//! Relay (port 25 style) delivery to a domain's mail exchangers, in preference order
+//! (RFC 5321 §5.1): no AUTH, STARTTLS when offered, the next address or MX on a connection
+//! failure or a transient (4xx) refusal, and a stop on a permanent (5xx) one.
+
+use std::net::IpAddr;
+
+use super::{FlowKind, FlowOutcome, Target, MESSAGE};
+use crate::client::{Client, ClientError, TlsMode};
+
+/// One mail exchanger and its addresses, in the order to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayTarget {
+    pub exchange: String,
+    pub preference: u16,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// Delivers to the exchangers in order, on `target.address`'s port.
+pub async fn relay(target: &Target, exchangers: &[RelayTarget]) -> FlowOutcome {
+    let mut outcome = FlowOutcome::new(FlowKind::Relay);
+    let port = target.address.port();
+    if exchangers.is_empty() {
+        outcome.step("no mail exchanger to try");
+        return outcome;
+    }
+    for mx in exchangers {
+        if mx.addresses.is_empty() {
+            outcome.step(format!(
+                "MX {} ({}): no address",
+                mx.exchange, mx.preference
+            ));
+            continue;
+        }
+        for ip in &mx.addresses {
+            let address = std::net::SocketAddr::new(*ip, port);
+            let label = format!("MX {} ({}) at {ip}", mx.exchange, mx.preference);
+            let mut config = target.client_config(TlsMode::Opportunistic);
+            config.server_name = config.server_name.or_else(|| Some(mx.exchange.clone()));
+            let result = attempt(address, config, target).await;
+            let (verdict, transcript) = match result {
+                (Ok(reply), transcript) => {
+                    outcome.step(format!("{label}: delivered: {reply}"));
+                    outcome.success = true;
+                    outcome.sessions.extend(transcript);
+                    return outcome;
+                }
+                (Err(error), transcript) => (error, transcript),
+            };
+            outcome.sessions.extend(transcript);
+            if verdict.is_transient() {
+                outcome.step(format!("{label}: {verdict}; trying the next"));
+                continue;
+            }
+            outcome.step(format!("{label}: {verdict}; permanent, giving up"));
+            return outcome;
+        }
+    }
+    outcome.step("every exchanger failed transiently: the message stays queued");
+    outcome
+}
+
+async fn attempt(
+    address: std::net::SocketAddr,
+    config: crate::client::ClientConfig,
+    target: &Target,
+) -> (
+    Result<String, ClientError>,
+    Option<smtp_protocol::Transcript>,
+) {
+    let mut client = match Client::connect(address, config).await {
+        Ok(client) => client,
+        Err(error) => return (Err(error), None),
+    };
+    let result = async {
+        client.hello().await?;
+        client.secure().await?;
+        let delivery = client.send(&target.envelope, MESSAGE).await?;
+        Ok(delivery.reply.to_string().trim_end().to_owned())
+    }
+    .await;
+    match &result {
+        Ok(_) => {
+            let _ = client.quit().await;
+        }
+        Err(ClientError::Rejected { .. }) => {
+            let _ = client.quit().await;
+        }
+        Err(_) => {}
+    }
+    (result, Some(client.into_transcript()))
+}

@@ -1,0 +1,78 @@
+//! Message submission (RFC 6409): port 587 with STARTTLS, or port 465 with implicit TLS
+//! (RFC 8314), then AUTH, then one message.
+
+use super::{FlowKind, FlowOutcome, Target, MESSAGE};
+use crate::client::{Client, TlsMode};
+
+pub async fn submission(target: &Target) -> FlowOutcome {
+    run(target, FlowKind::Submission, TlsMode::Required).await
+}
+
+pub async fn submission_implicit(target: &Target) -> FlowOutcome {
+    run(target, FlowKind::SubmissionImplicit, TlsMode::Implicit).await
+}
+
+async fn run(target: &Target, flow: FlowKind, tls: TlsMode) -> FlowOutcome {
+    let mut outcome = FlowOutcome::new(flow);
+    let mut client = match Client::connect(target.address, target.client_config(tls)).await {
+        Ok(client) => client,
+        Err(error) => {
+            outcome.failed("connect", &error);
+            return outcome;
+        }
+    };
+    let result = steps(&mut client, target, &mut outcome).await;
+    if result.is_ok() {
+        if let Err(error) = client.quit().await {
+            // The message is delivered; a garbled QUIT reply is worth noting, not a failure.
+            outcome.step(format!("QUIT: {error}"));
+        }
+    }
+    outcome.sessions.push(client.into_transcript());
+    outcome
+}
+
+async fn steps(client: &mut Client, target: &Target, outcome: &mut FlowOutcome) -> Result<(), ()> {
+    if let Err(error) = client.hello().await {
+        outcome.failed("EHLO", &error);
+        return Err(());
+    }
+    if let Err(error) = client.secure().await {
+        outcome.failed("STARTTLS", &error);
+        return Err(());
+    }
+    if client.is_tls() {
+        outcome.step("TLS: up");
+    }
+    if let Some(credentials) = &target.credentials {
+        match client.authenticate(credentials, None).await {
+            Ok(mechanism) => outcome.step(format!("AUTH {mechanism}: accepted")),
+            Err(error) => {
+                outcome.failed("AUTH", &error);
+                let _ = client.quit().await;
+                return Err(());
+            }
+        }
+    }
+    match client.send(&target.envelope, MESSAGE).await {
+        Ok(delivery) => {
+            for (recipient, reply) in &delivery.refused {
+                outcome.step(format!(
+                    "refused {recipient}: {}",
+                    reply.to_string().trim_end()
+                ));
+            }
+            outcome.step(format!(
+                "delivered: {}",
+                delivery.reply.to_string().trim_end()
+            ));
+            outcome.success = true;
+            Ok(())
+        }
+        Err(error) => {
+            outcome.failed("sending", &error);
+            let _ = client.quit().await;
+            Err(())
+        }
+    }
+}
