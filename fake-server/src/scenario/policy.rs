@@ -51,8 +51,9 @@ impl PolicyFactory for ScenarioPolicyFactory {
             scenario: Arc::clone(&self.scenario),
             hostname: self.hostname.clone(),
             seen: Arc::clone(&self.seen),
-            // Each session draws from its own stream, fixed by the seed and its number.
-            rng: SplitMix64::new(self.scenario.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            // Each session draws from its own stream, fixed by the seed and its number. The
+            // start is hashed: plain offsets would give overlapping, shifted sequences.
+            rng: SplitMix64::new(SplitMix64::new(self.scenario.seed.wrapping_add(n)).next_u64()),
             counts: HashMap::new(),
             sender: None,
             helo: None,

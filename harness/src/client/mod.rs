@@ -230,7 +230,11 @@ impl Client {
         self.transcript.note(now, None, text);
     }
 
+    /// Records the end of the connection, once.
     fn closed(&mut self, reason: CloseReason) {
+        if self.transcript.close_reason().is_some() {
+            return;
+        }
         let now = self.now();
         self.transcript.push(now, Event::Closed { reason });
     }

@@ -91,12 +91,10 @@ impl<P: Policy> Session<P> {
         let positive = response.is_positive();
         // What EHLO advertised is read from the reply actually sent (a policy may change it).
         let advertised = match (&effect, positive) {
-            (Effect::Hello { esmtp: true, .. }, true) => {
-                response.steps.iter().find_map(|s| match s {
-                    Step::Reply(reply) => Some(Extensions::from_ehlo_lines(&reply.lines)),
-                    _ => None,
-                })
-            }
+            (Effect::Hello { esmtp: true, .. }, true) => response
+                .written_reply()
+                .or_else(|| response.primary_reply())
+                .map(|reply| Extensions::from_ehlo_lines(&reply.lines)),
             _ => None,
         };
         self.queue_response(response.steps, flush);

@@ -322,6 +322,15 @@ impl<P: Policy> Session<P> {
                             }
                             Step::Reply(reply)
                         }
+                        Step::Trickle { bytes, gap }
+                            if bytes.windows(10).any(|w| w == b"{queue-id}") =>
+                        {
+                            let text = String::from_utf8_lossy(&bytes).replace("{queue-id}", &id);
+                            Step::Trickle {
+                                bytes: text.into_bytes(),
+                                gap,
+                            }
+                        }
                         other => other,
                     })
                     .collect();

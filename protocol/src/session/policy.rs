@@ -83,6 +83,17 @@ pub enum Step {
     Close(CloseMode),
 }
 
+impl Step {
+    /// The reply this step writes, if it writes one (a trickled reply included).
+    pub fn reply(&self) -> Option<Reply> {
+        match self {
+            Step::Reply(reply) => Some(reply.clone()),
+            Step::Trickle { bytes, .. } => Reply::parse(&String::from_utf8_lossy(bytes)).ok(),
+            _ => None,
+        }
+    }
+}
+
 /// The answer to a decision point: steps run in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -96,13 +107,29 @@ impl Response {
         }
     }
 
+    /// The first reply (written at once or trickled).
+    pub fn primary_reply(&self) -> Option<Reply> {
+        self.steps.iter().find_map(Step::reply)
+    }
+
+    /// Everything the steps write, read as one reply: a reply a scenario writes in pieces
+    /// (raw lines, then a final reply line) is still one reply to the client.
+    pub fn written_reply(&self) -> Option<Reply> {
+        let mut bytes = Vec::new();
+        for step in &self.steps {
+            match step {
+                Step::Reply(reply) => reply.write_to(&mut bytes),
+                Step::Raw(raw) | Step::Trickle { bytes: raw, .. } => bytes.extend_from_slice(raw),
+                Step::Delay(_) | Step::Close(_) => {}
+            }
+        }
+        Reply::parse(&String::from_utf8_lossy(&bytes)).ok()
+    }
+
     /// The code of the first reply: whether the command counts as accepted (2xx, 3xx) and its
     /// state change happens. A response with no reply (raw octets, a close) accepts nothing.
     pub fn primary_code(&self) -> Option<ReplyCode> {
-        self.steps.iter().find_map(|s| match s {
-            Step::Reply(r) => Some(r.code),
-            _ => None,
-        })
+        self.primary_reply().map(|r| r.code)
     }
 
     pub fn is_positive(&self) -> bool {

@@ -1,0 +1,210 @@
+//! Every built-in scenario played to every flow of the harness, in process, on tokio's paused
+//! clock (delays and tarpits cost no time): the outcome and both sides' transcripts, redacted
+//! only where runs differ, as one insta snapshot per scenario and flow.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fake_server::scenario::builtin::BUILTIN;
+use fake_server::tls::TlsSetup;
+use fake_server::{Scenario, Server, SessionConfig};
+use smtp_harness::client::Trust;
+use smtp_harness::flows::{self, FlowKind, FlowOutcome, RelayTarget, Target};
+use smtp_protocol::sasl::Credentials;
+use smtp_protocol::session::{AuthConfig, AuthUser};
+
+fn snapshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
+}
+
+fn snapshot_name(scenario: &str, flow: FlowKind) -> String {
+    format!("{}@{}", scenario.replace('/', "__"), flow.name())
+}
+
+async fn start(scenario: Scenario, ca_dir: &Path) -> Server {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    Server::builder()
+        .smtp(loopback)
+        .submission(loopback)
+        .smtps(loopback)
+        .tls(TlsSetup::new().ca_dir(ca_dir))
+        .session_config(SessionConfig {
+            auth: AuthConfig {
+                users: vec![AuthUser {
+                    name: "harness".into(),
+                    password: Some("secret".into()),
+                    token: None,
+                }],
+                ..AuthConfig::default()
+            },
+            ..SessionConfig::default()
+        })
+        .scenario(scenario)
+        .start()
+        .await
+        .expect("server starts")
+}
+
+async fn run_flow(server: &Server, flow: FlowKind) -> FlowOutcome {
+    let listener = match flow {
+        FlowKind::Submission => "submission",
+        FlowKind::SubmissionImplicit | FlowKind::Auth => "smtps",
+        FlowKind::Relay | FlowKind::TlsOpportunistic | FlowKind::TlsRequired => "smtp",
+    };
+    let mut target = Target::new(server.addr(listener).expect("listener"));
+    target.trust = Trust::CaPem(server.ca_cert_pem().expect("ca").to_owned());
+    target.server_name = Some("localhost".to_owned());
+    if matches!(
+        flow,
+        FlowKind::Submission | FlowKind::SubmissionImplicit | FlowKind::Auth
+    ) {
+        target.credentials = Some(Credentials::password("harness", "secret"));
+    }
+    match flow {
+        FlowKind::Submission => flows::submission(&target).await,
+        FlowKind::SubmissionImplicit => flows::submission_implicit(&target).await,
+        FlowKind::TlsOpportunistic => flows::tls_opportunistic(&target).await,
+        FlowKind::TlsRequired => flows::tls_required(&target).await,
+        FlowKind::Auth => flows::auth(&target).await,
+        FlowKind::Relay => {
+            let exchangers = [RelayTarget {
+                exchange: "localhost".to_owned(),
+                preference: 10,
+                addresses: vec!["127.0.0.1".parse().expect("ip")],
+            }];
+            flows::relay(&target, &exchangers).await
+        }
+    }
+}
+
+/// Only what differs from run to run: ports, queue ids, SASL challenges and responses
+/// (nonces).
+fn redact(text: &str) -> String {
+    let port = regex::Regex::new(r"(127\.0\.0\.1|\[::1\]):\d+").expect("regex");
+    let queue_id = regex::Regex::new(r"\b[0-9A-F]{14}\b").expect("regex");
+    let mut out = String::new();
+    let mut after_challenge = false;
+    for line in text.lines() {
+        let line = port.replace_all(line, "$1:[PORT]");
+        let line = queue_id.replace_all(&line, "[QUEUE-ID]");
+        let line = if let Some(rest) = line.strip_prefix("S: 334 ") {
+            after_challenge = true;
+            if rest.is_empty() {
+                line.to_string()
+            } else {
+                "S: 334 [CHALLENGE]".to_owned()
+            }
+        } else if after_challenge && line.starts_with("C: ") {
+            after_challenge = false;
+            "C: [SASL RESPONSE]".to_owned()
+        } else if let Some(rest) = line.strip_prefix("C: AUTH ") {
+            match rest.split_once(' ') {
+                Some((mechanism, _)) => format!("C: AUTH {mechanism} [INITIAL RESPONSE]"),
+                None => line.to_string(),
+            }
+        } else {
+            after_challenge = false;
+            line.to_string()
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+fn render(
+    scenario: &str,
+    outcome: &FlowOutcome,
+    server_sessions: &[std::sync::Arc<fake_server::SessionRecord>],
+) -> String {
+    let mut text = format!(
+        "scenario: {scenario}\nflow: {}\nsuccess: {}\noutcome:\n",
+        outcome.flow.name(),
+        outcome.success
+    );
+    for step in &outcome.summary {
+        text.push_str(&format!("  - {step}\n"));
+    }
+    for (i, transcript) in outcome.sessions.iter().enumerate() {
+        text.push_str(&format!("\n=== client, session {} ===\n", i + 1));
+        text.push_str(&transcript.render(false));
+    }
+    for (i, record) in server_sessions.iter().enumerate() {
+        text.push_str(&format!("\n=== server, session {} ===\n", i + 1));
+        text.push_str(&record.transcript.render(false));
+    }
+    redact(&text)
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_scenario_with_every_flow() {
+    let ca_dir = std::env::temp_dir().join(format!("snapshot-suite-ca-{}", std::process::id()));
+    let only = std::env::var("SNAPSHOT_SCENARIO").ok();
+    for (name, _) in BUILTIN {
+        if only.as_deref().is_some_and(|o| o != *name) {
+            continue;
+        }
+        for flow in FlowKind::ALL {
+            // A fresh server per flow: no snapshot depends on another flow's sessions.
+            let scenario = Scenario::load(name).expect("built-in scenario loads");
+            let server = start(scenario, &ca_dir).await;
+            let outcome = run_flow(&server, flow).await;
+            // Sessions are recorded before they count as closed.
+            while server.open_sessions() > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let text = render(name, &outcome, &server.sessions());
+            server.abort().await;
+            insta::with_settings!({
+                snapshot_path => snapshot_dir(),
+                prepend_module_to_snapshot => false,
+                description => format!("scenario {name}, flow {}", flow.name()),
+                omit_expression => true,
+            }, {
+                insta::assert_snapshot!(snapshot_name(name, flow), text);
+            });
+        }
+    }
+    let _ = std::fs::remove_dir_all(&ca_dir);
+}
+
+/// Fails on a snapshot whose scenario or flow no longer exists (it would never be checked).
+#[test]
+fn no_snapshot_without_a_scenario() {
+    let expected: BTreeSet<String> = BUILTIN
+        .iter()
+        .flat_map(|(name, _)| {
+            FlowKind::ALL
+                .iter()
+                .map(move |flow| snapshot_name(name, *flow))
+        })
+        .collect();
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(snapshot_dir()).expect("snapshots folder") {
+        let file = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(stem) = file.strip_suffix(".snap") {
+            if !expected.contains(stem) {
+                stale.push(file);
+            }
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "snapshots without a scenario or flow (delete them): {stale:?}"
+    );
+}
+
+#[test]
+fn redaction_keeps_everything_else() {
+    let text = "** connected 127.0.0.1:5000 -> 127.0.0.1:2525\nS: 250 2.0.0 OK queued as 6B0A1F3C000001\nC: AUTH CRAM-MD5\nS: 334 PDEyMzQ1Njc4OTAuMTIzQGxvY2FsaG9zdD4=\nC: aGFybmVzcyBhYmNkZWY=\nS: 235 2.7.0 Authentication successful\nC: AUTH PLAIN AGhhcm5lc3MAc2VjcmV0\n";
+    assert_eq!(
+        redact(text),
+        "** connected 127.0.0.1:[PORT] -> 127.0.0.1:[PORT]\nS: 250 2.0.0 OK queued as [QUEUE-ID]\nC: AUTH CRAM-MD5\nS: 334 [CHALLENGE]\nC: [SASL RESPONSE]\nS: 235 2.7.0 Authentication successful\nC: AUTH PLAIN [INITIAL RESPONSE]\n"
+    );
+}
