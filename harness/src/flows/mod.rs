@@ -130,6 +130,26 @@ impl FlowOutcome {
     fn failed(&mut self, what: &str, error: &ClientError) {
         self.summary.push(format!("{what} failed: {error}"));
     }
+
+    /// The outcome and the client's transcripts as text (`with_times` adds time offsets).
+    pub fn render(&self, with_times: bool) -> String {
+        let mut text = format!(
+            "flow: {}
+success: {}
+outcome:
+",
+            self.flow.name(),
+            self.success
+        );
+        for step in &self.summary {
+            text.push_str(&format!("  - {step}\n"));
+        }
+        for (i, transcript) in self.sessions.iter().enumerate() {
+            text.push_str(&format!("\n=== client, session {} ===\n", i + 1));
+            text.push_str(&transcript.render(with_times));
+        }
+        text
+    }
 }
 
 /// The message every flow sends: fixed headers, so transcripts compare across runs, and a
