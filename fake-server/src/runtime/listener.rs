@@ -86,42 +86,50 @@ async fn serve(
             .await;
         }
         Err(error) => {
-            // Nothing SMTP happened, but the attempt is recorded like any session.
-            let mut transcript = Transcript::new();
-            transcript.push(
-                Duration::ZERO,
-                Event::Connected {
-                    peer: peer.to_string(),
-                    local: local.to_string(),
-                },
-            );
-            transcript.note(
-                Duration::ZERO,
-                None,
-                format!("TLS handshake failed: {error}"),
-            );
-            transcript.push(
-                Duration::ZERO,
-                Event::Closed {
-                    reason: CloseReason::Error,
-                },
-            );
             tracing::debug!(%peer, %error, "TLS handshake failed");
-            ctx.mailbox
-                .finish_session(SessionRecord {
-                    id,
-                    listener: ctx.name.clone(),
-                    peer: peer.to_string(),
-                    local: local.to_string(),
-                    started_at: started,
-                    duration_ms: 0,
-                    messages: Vec::new(),
-                    close_reason: Some(CloseReason::Error),
-                    transcript,
-                })
-                .await;
+            let note = format!("TLS handshake failed: {error}");
+            record_short_session(ctx, id, peer, local, started, CloseReason::Error, |t| {
+                t.note(Duration::ZERO, None, note);
+            })
+            .await;
         }
     }
+}
+
+/// Records a connection that never became an SMTP session (refused, or its TLS handshake
+/// failed) like any session, so that every connection shows in the transcripts.
+async fn record_short_session(
+    ctx: &ListenerContext,
+    id: u64,
+    peer: SocketAddr,
+    local: SocketAddr,
+    started_at: SystemTime,
+    reason: CloseReason,
+    fill: impl FnOnce(&mut Transcript),
+) {
+    let mut transcript = Transcript::new();
+    transcript.push(
+        Duration::ZERO,
+        Event::Connected {
+            peer: peer.to_string(),
+            local: local.to_string(),
+        },
+    );
+    fill(&mut transcript);
+    transcript.push(Duration::ZERO, Event::Closed { reason });
+    ctx.mailbox
+        .finish_session(SessionRecord {
+            id,
+            listener: ctx.name.clone(),
+            peer: peer.to_string(),
+            local: local.to_string(),
+            started_at,
+            duration_ms: 0,
+            messages: Vec::new(),
+            close_reason: Some(reason),
+            transcript,
+        })
+        .await;
 }
 
 /// Over the connection limit: `421 4.3.2` and close, recorded like any session.
@@ -136,40 +144,25 @@ async fn refuse(
         "421 4.3.2 {} Too many connections, try again later\r\n",
         ctx.session_config.hostname
     );
-    let mut transcript = Transcript::new();
-    transcript.push(
-        Duration::ZERO,
-        Event::Connected {
-            peer: peer.to_string(),
-            local: local.to_string(),
-        },
-    );
-    transcript.server_bytes(Duration::ZERO, reply.as_bytes());
     let written = tokio::time::timeout(Duration::from_secs(5), async {
         stream.write_all(reply.as_bytes()).await?;
         stream.shutdown().await
     })
     .await;
-    if !matches!(written, Ok(Ok(()))) {
-        transcript.note(Duration::ZERO, None, "the client did not take the 421");
-    }
-    transcript.push(
-        Duration::ZERO,
-        Event::Closed {
-            reason: CloseReason::TooManyConnections,
+    let taken = matches!(written, Ok(Ok(())));
+    record_short_session(
+        ctx,
+        id,
+        peer,
+        local,
+        SystemTime::now(),
+        CloseReason::TooManyConnections,
+        |t| {
+            t.server_bytes(Duration::ZERO, reply.as_bytes());
+            if !taken {
+                t.note(Duration::ZERO, None, "the client did not take the 421");
+            }
         },
-    );
-    ctx.mailbox
-        .finish_session(SessionRecord {
-            id,
-            listener: ctx.name.clone(),
-            peer: peer.to_string(),
-            local: local.to_string(),
-            started_at: SystemTime::now(),
-            duration_ms: 0,
-            messages: Vec::new(),
-            close_reason: Some(CloseReason::TooManyConnections),
-            transcript,
-        })
-        .await;
+    )
+    .await;
 }
