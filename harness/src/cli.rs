@@ -39,7 +39,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub user: Option<String>,
 
-    #[arg(long, requires = "user", conflicts_with = "token")]
+    #[arg(long, requires = "user")]
     pub password: Option<String>,
 
     /// A bearer token (XOAUTH2, OAUTHBEARER).

@@ -114,16 +114,44 @@ async fn submission_over_implicit_tls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_flow_right_wrong_and_cancel() {
+async fn auth_flow_every_mechanism_right_wrong_and_cancel() {
     let f = Fixture::start("auth", None).await;
-    let outcome = flows::auth(&f.target("smtps")).await;
-    assert!(outcome.success, "{outcome:?}");
-    assert_eq!(outcome.sessions.len(), 3);
-    assert_eq!(outcome.summary[0], "right secret: SCRAM-SHA-256 accepted");
-    assert!(outcome.summary[1].contains("535 5.7.8"), "{outcome:?}");
-    assert_eq!(
-        outcome.summary[2],
-        "cancel: cancelled: 501 5.0.0 Authentication cancelled"
+    let mut target = f.target("smtps");
+    target.bearer = Some(Credentials::bearer("harness", "token-123"));
+    let outcome = flows::auth(&target).await;
+    assert!(outcome.success, "{outcome:#?}");
+    // One session to ask, then three per mechanism.
+    assert_eq!(outcome.sessions.len(), 1 + 3 * 7);
+    for mechanism in [
+        "PLAIN",
+        "LOGIN",
+        "CRAM-MD5",
+        "XOAUTH2",
+        "OAUTHBEARER",
+        "SCRAM-SHA-1",
+        "SCRAM-SHA-256",
+    ] {
+        assert!(
+            outcome
+                .summary
+                .contains(&format!("{mechanism}: right secret: accepted")),
+            "{mechanism}: {:#?}",
+            outcome.summary
+        );
+        assert!(
+            outcome.summary.contains(&format!(
+                "{mechanism}: cancel: 501 5.0.0 Authentication cancelled"
+            )),
+            "{mechanism}"
+        );
+    }
+    assert!(
+        outcome.summary.contains(
+            &"XOAUTH2: wrong secret: AUTH refused: 535 5.7.8 Authentication credentials invalid"
+                .to_owned()
+        ),
+        "{:#?}",
+        outcome.summary
     );
 }
 
@@ -320,4 +348,65 @@ async fn relay_tries_the_next_mx_after_a_4xx_and_stops_at_a_5xx() {
         "{outcome:?}"
     );
     drop(good);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dsn_parameters_only_where_offered() {
+    use smtp_harness::client::Dsn;
+    use smtp_protocol::params::{Notify, NotifyOn, Ret};
+    let dsn = Dsn {
+        ret: Some(Ret::Hdrs),
+        envid: Some("QQ314159".into()),
+        notify: Some(Notify::On(vec![NotifyOn::Failure, NotifyOn::Delay])),
+    };
+    let envelope = Envelope {
+        from: "a@test.example".into(),
+        to: vec!["b@test.example".into()],
+        dsn: Some(dsn),
+    };
+    let config = ClientConfig {
+        tls: TlsMode::Off,
+        ..ClientConfig::default()
+    };
+    let f = Fixture::start("dsn", None).await;
+    let mut client = Client::connect(f.server.addr("smtp").expect("smtp"), config.clone())
+        .await
+        .expect("connect");
+    client.hello().await.expect("EHLO");
+    client
+        .send(&envelope, b"Subject: dsn\r\n\r\nx\r\n")
+        .await
+        .expect("sent with DSN");
+    let client_side = client.transcript().render(false);
+    assert!(
+        client_side.contains("C: MAIL FROM:<a@test.example> SIZE=25 RET=HDRS ENVID=QQ314159"),
+        "{client_side}"
+    );
+    assert!(
+        client_side.contains("C: RCPT TO:<b@test.example> NOTIFY=FAILURE,DELAY"),
+        "{client_side}"
+    );
+    // Without DSN offered, nothing of it is sent (C-3461-ONLY-IF-ADVERTISED).
+    let f = Fixture::start(
+        "nodsn",
+        Some("ehlo: { capabilities: [PIPELINING, \"SIZE 1000000\"] }\n"),
+    )
+    .await;
+    let mut client = Client::connect(f.server.addr("smtp").expect("smtp"), config)
+        .await
+        .expect("connect");
+    client.hello().await.expect("EHLO");
+    client
+        .send(&envelope, b"Subject: dsn\r\n\r\nx\r\n")
+        .await
+        .expect("sent without DSN");
+    let client_side = client.transcript().render(false);
+    assert!(
+        client_side.contains("C: MAIL FROM:<a@test.example> SIZE=25\n"),
+        "{client_side}"
+    );
+    assert!(
+        client_side.contains("** DSN requested but not offered: sent without it"),
+        "{client_side}"
+    );
 }

@@ -36,7 +36,7 @@ async fn start(scenario: Scenario, ca_dir: &Path) -> Server {
                 users: vec![AuthUser {
                     name: "harness".into(),
                     password: Some("secret".into()),
-                    token: None,
+                    token: Some("token-123".into()),
                 }],
                 ..AuthConfig::default()
             },
@@ -62,6 +62,7 @@ async fn run_flow(server: &Server, flow: FlowKind) -> FlowOutcome {
         FlowKind::Submission | FlowKind::SubmissionImplicit | FlowKind::Auth
     ) {
         target.credentials = Some(Credentials::password("harness", "secret"));
+        target.bearer = Some(Credentials::bearer("harness", "token-123"));
     }
     match flow {
         FlowKind::Submission => flows::submission(&target).await,

@@ -103,6 +103,17 @@ impl Default for ClientConfig {
 pub struct Envelope {
     pub from: String,
     pub to: Vec<String>,
+    /// Delivery status notification requests (RFC 3461), sent only where DSN is offered.
+    pub dsn: Option<Dsn>,
+}
+
+/// What RFC 3461 lets a client ask for.
+#[derive(Debug, Clone, Default)]
+pub struct Dsn {
+    pub ret: Option<smtp_protocol::params::Ret>,
+    /// ENVID, as xtext.
+    pub envid: Option<String>,
+    pub notify: Option<smtp_protocol::params::Notify>,
 }
 
 /// What happened to a message.
@@ -514,7 +525,27 @@ impl Client {
             .iter()
             .map(|to| parse_path(to, ForwardPath::parse_prefix))
             .collect::<Result<Vec<_>, _>>()?;
-        let params = self.mail_params(&content, &reverse_path, &forward_paths)?;
+        let mut params = self.mail_params(&content, &reverse_path, &forward_paths)?;
+        let dsn = match &envelope.dsn {
+            // C-3461-ONLY-IF-ADVERTISED: without DSN offered, the request is dropped.
+            Some(_) if !self.offers("DSN") => {
+                self.note("DSN requested but not offered: sent without it");
+                None
+            }
+            other => other.as_ref(),
+        };
+        if let Some(dsn) = dsn {
+            if let Some(ret) = dsn.ret {
+                params.push(MailParam::Ret(ret));
+            }
+            if let Some(envid) = &dsn.envid {
+                params.push(MailParam::EnvId(envid.clone()));
+            }
+        }
+        let rcpt_params: Vec<smtp_protocol::params::RcptParam> = dsn
+            .and_then(|d| d.notify.clone())
+            .map(|n| vec![smtp_protocol::params::RcptParam::Notify(n)])
+            .unwrap_or_default();
         let use_bdat = self.config.chunking && self.offers("CHUNKING");
         let pipelined = self.config.pipelining && self.offers("PIPELINING");
         let mail = Command::Mail {
@@ -525,7 +556,7 @@ impl Client {
             .into_iter()
             .map(|forward_path| Command::Rcpt {
                 forward_path,
-                params: Vec::new(),
+                params: rcpt_params.clone(),
             })
             .collect();
         let timeouts = self.config.timeouts;

@@ -1,5 +1,7 @@
-//! AUTH three ways on implicit TLS: the best mechanism both sides have with the right
-//! secret, the same with a wrong one, and a cancel (`*`) at the first challenge of LOGIN.
+//! AUTH with every mechanism both sides have, on implicit TLS: for each, the right secret,
+//! a wrong one, and a cancel (`*`) at the first challenge. Password mechanisms use the
+//! target's password, XOAUTH2 and OAUTHBEARER its bearer token; a mechanism without a
+//! matching secret is skipped and said so.
 
 use smtp_protocol::sasl::{Credentials, Mechanism, Secret};
 
@@ -8,59 +10,119 @@ use crate::client::{Client, TlsMode};
 
 pub async fn auth(target: &Target) -> FlowOutcome {
     let mut outcome = FlowOutcome::new(FlowKind::Auth);
-    let Some(credentials) = target.credentials.clone() else {
-        outcome.step("no credentials given");
-        return outcome;
+    let offered = match offered_mechanisms(target, &mut outcome).await {
+        Some(offered) => offered,
+        None => return outcome,
     };
-    let wrong = Credentials {
+    if offered.is_empty() {
+        outcome.step("no AUTH mechanism offered");
+        return outcome;
+    }
+    let mut all_good = true;
+    for mechanism in offered {
+        let credentials = match (
+            mechanism.uses_password(),
+            &target.credentials,
+            &target.bearer,
+        ) {
+            (true, Some(c), _) => c.clone(),
+            (false, _, Some(c)) => c.clone(),
+            _ => {
+                outcome.step(format!("{mechanism}: skipped (no matching secret given)"));
+                continue;
+            }
+        };
+        let right = session(target, &mut outcome, mechanism, Some(&credentials)).await;
+        let wrong = session(
+            target,
+            &mut outcome,
+            mechanism,
+            Some(&wrong_secret(&credentials)),
+        )
+        .await;
+        let cancel = session(target, &mut outcome, mechanism, None).await;
+        outcome.step(format!("{mechanism}: right secret: {}", text(&right)));
+        outcome.step(format!("{mechanism}: wrong secret: {}", text(&wrong)));
+        outcome.step(format!("{mechanism}: cancel: {}", text(&cancel)));
+        // As it should be: the right secret works, a wrong one does not, a cancel gets 501.
+        all_good &=
+            right.is_ok() && wrong.is_err() && cancel.as_ref().is_ok_and(|t| t.starts_with("501"));
+    }
+    outcome.success = all_good;
+    outcome
+}
+
+fn text(result: &Result<String, String>) -> &str {
+    match result {
+        Ok(text) | Err(text) => text,
+    }
+}
+
+fn wrong_secret(credentials: &Credentials) -> Credentials {
+    Credentials {
         secret: match &credentials.secret {
             Secret::Password(p) => Secret::Password(format!("{p}-wrong")),
             Secret::BearerToken(t) => Secret::BearerToken(format!("{t}-wrong")),
         },
         ..credentials.clone()
-    };
-    let mut results = Vec::new();
-    for (label, credentials) in [
-        ("right secret", Some(&credentials)),
-        ("wrong secret", Some(&wrong)),
-        ("cancel", None),
-    ] {
-        let mut client =
-            match Client::connect(target.address, target.client_config(TlsMode::Implicit)).await {
-                Ok(client) => client,
-                Err(error) => {
-                    outcome.failed("connect", &error);
-                    return outcome;
-                }
-            };
-        let result = match client.hello().await {
-            Err(error) => Err(error.to_string()),
-            Ok(()) => match credentials {
-                Some(credentials) => client
-                    .authenticate(credentials, None)
-                    .await
-                    .map(|m| format!("{m} accepted"))
-                    .map_err(|e| e.to_string()),
-                None => client
-                    .authenticate_and_cancel(Mechanism::Login)
-                    .await
-                    .map(|reply| format!("cancelled: {}", reply.to_string().trim_end()))
-                    .map_err(|e| e.to_string()),
-            },
-        };
-        let _ = client.quit().await;
-        outcome.sessions.push(client.into_transcript());
-        outcome.step(match &result {
-            Ok(text) => format!("{label}: {text}"),
-            Err(text) => format!("{label}: {text}"),
-        });
-        results.push(result);
     }
-    // Success means: the right secret works, the wrong one does not, the cancel is answered.
-    outcome.success = results[0].is_ok()
-        && results[1].is_err()
-        && results[2]
-            .as_ref()
-            .is_ok_and(|t| t.starts_with("cancelled: 501"));
-    outcome
+}
+
+/// The implemented mechanisms the server offers, in its order (one session to ask).
+async fn offered_mechanisms(target: &Target, outcome: &mut FlowOutcome) -> Option<Vec<Mechanism>> {
+    let mut client =
+        match Client::connect(target.address, target.client_config(TlsMode::Implicit)).await {
+            Ok(client) => client,
+            Err(error) => {
+                outcome.failed("connect", &error);
+                return None;
+            }
+        };
+    let result = client.hello().await;
+    let offered = client
+        .extensions()
+        .map(|e| {
+            e.auth_mechanisms()
+                .iter()
+                .filter_map(|m| m.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = client.quit().await;
+    outcome.sessions.push(client.into_transcript());
+    if let Err(error) = result {
+        outcome.failed("EHLO", &error);
+        return None;
+    }
+    Some(offered)
+}
+
+/// One AUTH attempt (`None`: cancel at the first challenge) in its own session.
+async fn session(
+    target: &Target,
+    outcome: &mut FlowOutcome,
+    mechanism: Mechanism,
+    credentials: Option<&Credentials>,
+) -> Result<String, String> {
+    let mut client = Client::connect(target.address, target.client_config(TlsMode::Implicit))
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = match client.hello().await {
+        Err(error) => Err(error.to_string()),
+        Ok(()) => match credentials {
+            Some(credentials) => client
+                .authenticate(credentials, Some(mechanism))
+                .await
+                .map(|_| "accepted".to_owned())
+                .map_err(|e| e.to_string()),
+            None => client
+                .authenticate_and_cancel(mechanism)
+                .await
+                .map(|reply| reply.to_string().trim_end().to_owned())
+                .map_err(|e| e.to_string()),
+        },
+    };
+    let _ = client.quit().await;
+    outcome.sessions.push(client.into_transcript());
+    result
 }

@@ -35,7 +35,7 @@ pub enum FlowKind {
     TlsOpportunistic,
     /// STARTTLS or stop: refuses a server that does not offer it or answers 454.
     TlsRequired,
-    /// AUTH three times: the best mechanism, a wrong secret, a cancel.
+    /// AUTH with every mechanism both sides have: the right secret, a wrong one, a cancel.
     Auth,
 }
 
@@ -68,7 +68,10 @@ pub struct Target {
     pub trust: Trust,
     /// The name the certificate must carry (default: the address).
     pub server_name: Option<String>,
+    /// A password (PLAIN, LOGIN, CRAM-MD5, SCRAM).
     pub credentials: Option<Credentials>,
+    /// A bearer token (XOAUTH2, OAUTHBEARER), for the AUTH flow.
+    pub bearer: Option<Credentials>,
     pub envelope: Envelope,
     pub timeouts: Timeouts,
 }
@@ -80,9 +83,11 @@ impl Target {
             trust: Trust::default(),
             server_name: None,
             credentials: None,
+            bearer: None,
             envelope: Envelope {
                 from: "harness@test.example".to_owned(),
                 to: vec!["recipient@test.example".to_owned()],
+                dsn: None,
             },
             timeouts: Timeouts::default(),
         }
