@@ -263,6 +263,7 @@ async fn the_client_normalises_bare_line_ends() {
     let envelope = Envelope {
         from: "a@test.example".into(),
         to: vec!["b@test.example".into()],
+        dsn: None,
     };
     client
         .send(&envelope, b"Subject: lf\n\nline\n.dot\n")
