@@ -380,7 +380,7 @@ async fn dsn_parameters_only_where_offered() {
         .expect("sent with DSN");
     let client_side = client.transcript().render(false);
     assert!(
-        client_side.contains("C: MAIL FROM:<a@test.example> SIZE=25 RET=HDRS ENVID=QQ314159"),
+        client_side.contains("C: MAIL FROM:<a@test.example> SIZE=19 RET=HDRS ENVID=QQ314159"),
         "{client_side}"
     );
     assert!(
@@ -403,7 +403,7 @@ async fn dsn_parameters_only_where_offered() {
         .expect("sent without DSN");
     let client_side = client.transcript().render(false);
     assert!(
-        client_side.contains("C: MAIL FROM:<a@test.example> SIZE=25\n"),
+        client_side.contains("C: MAIL FROM:<a@test.example> SIZE=19\n"),
         "{client_side}"
     );
     assert!(
