@@ -24,5 +24,8 @@ if ! python3 -c 'import scramp' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'scramp==1.5.0'
 fi
 curl --version | grep -qi smtp || { echo "setup: curl lacks SMTP support" >&2; exit 1; }
+# A real MTA for the harness (snapshots/tests/real_mta.rs): Postfix and Cyrus SASL tools.
+ci/mta.sh install
+
 openssl version >/dev/null || { echo "setup: openssl does not run" >&2; exit 1; }
 echo "setup: clients ready ($(python3 --version), $(curl --version | head -1 | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2))"
