@@ -125,7 +125,7 @@ async fn harness_flows_against_postfix() {
             outcome.render(false)
         ));
         insta::with_settings!({
-            snapshot_path => Path::new(env!("CARGO_MANIFEST_DIR")).to_owned(),
+            snapshot_path => Path::new(env!("CARGO_MANIFEST_DIR")),
             prepend_module_to_snapshot => false,
             description => format!("Postfix on loopback (ci/mta.sh), flow {}", flow.name()),
             omit_expression => true,
