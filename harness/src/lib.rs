@@ -12,4 +12,6 @@ pub mod client;
 pub mod flows;
 pub mod redact;
 
+pub mod dns;
+
 pub use smtp_protocol::Transcript;
