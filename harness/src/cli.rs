@@ -64,6 +64,12 @@ pub struct ProbeArgs {
     #[arg(long, default_value = "recipient@test.example")]
     pub to: Vec<String>,
 
+    /// relay: resolve the recipient's domain (MX, then A/AAAA) with this DNS server, which
+    /// must be on loopback (the harness never asks the system's resolver); ADDR then gives
+    /// only the port. Without it, ADDR is the one mail exchanger.
+    #[arg(long, value_name = "IP:PORT")]
+    pub dns: Option<SocketAddr>,
+
     /// How long to wait for each reply (default: RFC 5321 §4.5.3.2's minimums).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,

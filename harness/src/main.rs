@@ -35,7 +35,15 @@ fn main() -> ExitCode {
 
 async fn probe(args: &ProbeArgs) -> Result<ExitCode, String> {
     let target = args.target()?;
-    let outcome = run(args.flow, &target).await;
+    let outcome = match (args.flow, args.dns) {
+        (FlowKind::Relay, Some(dns)) => {
+            let resolver =
+                smtp_harness::dns::resolver_for(dns).map_err(|e| format!("--dns {dns}: {e}"))?;
+            flows::relay_to_domain(&target, &resolver).await
+        }
+        (_, Some(_)) => return Err("--dns only applies to --flow relay".to_owned()),
+        (flow, None) => run(flow, &target).await,
+    };
     let text = outcome.render(args.times);
     if args.json {
         let sessions: Vec<_> = outcome.sessions.iter().collect();

@@ -411,3 +411,168 @@ async fn dsn_parameters_only_where_offered() {
         "{client_side}"
     );
 }
+
+mod relay_with_dns {
+    use super::*;
+    use smtp_harness::dns::{resolver_for, TestDns, Zone};
+    use std::net::Ipv4Addr;
+
+    /// A fake server on `ip` with a given port (0: any), playing `yaml`.
+    async fn server_on(ip: [u8; 4], port: u16, yaml: Option<&str>) -> Server {
+        let mut builder = Server::builder().smtp(SocketAddr::from((ip, port)));
+        if let Some(yaml) = yaml {
+            builder = builder.scenario(Scenario::from_yaml("relay", yaml).expect("scenario"));
+        }
+        builder.start().await.expect("server")
+    }
+
+    fn target(port: u16) -> Target {
+        let mut target = Target::new(SocketAddr::from(([127, 0, 0, 1], port)));
+        target.trust = Trust::Insecure;
+        target
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mx_order_and_fallback_on_a_connection_failure() {
+        let server = server_on([127, 0, 0, 1], 0, None).await;
+        let port = server.smtp_addr().port();
+        let dns = TestDns::start(
+            Zone::new("test.example")
+                .mx("test.example", 20, "mx2.test.example")
+                .mx("test.example", 10, "mx1.test.example")
+                .a("mx1.test.example", Ipv4Addr::new(127, 0, 0, 2))
+                .a("mx2.test.example", Ipv4Addr::new(127, 0, 0, 1)),
+        )
+        .await
+        .expect("dns");
+        let resolver = resolver_for(dns.addr()).expect("resolver");
+        let outcome = flows::relay_to_domain(&target(port), &resolver).await;
+        assert!(outcome.success, "{:#?}", outcome.summary);
+        assert_eq!(outcome.summary[0], "MX mx1.test.example (10): [127.0.0.2]");
+        assert_eq!(outcome.summary[1], "MX mx2.test.example (20): [127.0.0.1]");
+        assert!(
+            outcome.summary[2].starts_with("MX mx1.test.example (10) at 127.0.0.2: cannot connect"),
+            "{:#?}",
+            outcome.summary
+        );
+        assert!(
+            outcome.summary[3].starts_with("MX mx2.test.example (20) at 127.0.0.1: delivered"),
+            "{:#?}",
+            outcome.summary
+        );
+        assert_eq!(
+            server
+                .wait_for_messages(1, WAIT)
+                .await
+                .expect("delivered")
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fallback_on_a_4xx_and_stop_on_a_5xx() {
+        // The greylisting MX on 127.0.0.3, a good one on 127.0.0.1, both on one port.
+        let greylisting = server_on(
+            [127, 0, 0, 3],
+            0,
+            Some("on:\n  rcpt:\n    - reply: \"451 4.7.1 Greylisted\"\n"),
+        )
+        .await;
+        let port = greylisting.smtp_addr().port();
+        let good = server_on([127, 0, 0, 1], port, None).await;
+        let zone = |second: Ipv4Addr| {
+            Zone::new("test.example")
+                .mx("test.example", 10, "mx1.test.example")
+                .mx("test.example", 20, "mx2.test.example")
+                .a("mx1.test.example", Ipv4Addr::new(127, 0, 0, 3))
+                .a("mx2.test.example", second)
+        };
+        let dns = TestDns::start(zone(Ipv4Addr::new(127, 0, 0, 1)))
+            .await
+            .expect("dns");
+        let outcome =
+            flows::relay_to_domain(&target(port), &resolver_for(dns.addr()).expect("resolver"))
+                .await;
+        assert!(outcome.success, "{:#?}", outcome.summary);
+        assert!(
+            outcome.summary[2].ends_with("RCPT refused: 451 4.7.1 Greylisted; trying the next"),
+            "{:#?}",
+            outcome.summary
+        );
+        assert_eq!(
+            good.wait_for_messages(1, WAIT)
+                .await
+                .expect("delivered")
+                .len(),
+            1
+        );
+        // A 5xx from the first MX ends the attempt: the second is not tried.
+        let refusing = server_on(
+            [127, 0, 0, 4],
+            port,
+            Some("on:\n  rcpt:\n    - reply: \"550 5.1.1 No such user\"\n"),
+        )
+        .await;
+        let dns = TestDns::start(
+            Zone::new("test.example")
+                .mx("test.example", 10, "mx1.test.example")
+                .mx("test.example", 20, "mx2.test.example")
+                .a("mx1.test.example", Ipv4Addr::new(127, 0, 0, 4))
+                .a("mx2.test.example", Ipv4Addr::new(127, 0, 0, 1)),
+        )
+        .await
+        .expect("dns");
+        let outcome =
+            flows::relay_to_domain(&target(port), &resolver_for(dns.addr()).expect("resolver"))
+                .await;
+        assert!(!outcome.success);
+        assert!(
+            outcome
+                .summary
+                .last()
+                .expect("step")
+                .ends_with("permanent, giving up"),
+            "{:#?}",
+            outcome.summary
+        );
+        assert_eq!(good.messages().len(), 1, "the second MX was not tried");
+        drop(refusing);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn implicit_mx_and_null_mx() {
+        let server = server_on([127, 0, 0, 1], 0, None).await;
+        let port = server.smtp_addr().port();
+        let dns = TestDns::start(
+            Zone::new("test.example").a("test.example", Ipv4Addr::new(127, 0, 0, 1)),
+        )
+        .await
+        .expect("dns");
+        let outcome =
+            flows::relay_to_domain(&target(port), &resolver_for(dns.addr()).expect("resolver"))
+                .await;
+        assert!(outcome.success, "{:#?}", outcome.summary);
+        assert_eq!(
+            outcome.summary[0],
+            "implicit MX (no MX records: the domain itself) test.example (0): [127.0.0.1]"
+        );
+        let dns = TestDns::start(Zone::new("test.example").null_mx("test.example"))
+            .await
+            .expect("dns");
+        let outcome =
+            flows::relay_to_domain(&target(port), &resolver_for(dns.addr()).expect("resolver"))
+                .await;
+        assert!(
+            outcome.success,
+            "not sending is right: {:#?}",
+            outcome.summary
+        );
+        assert_eq!(
+            outcome.summary[0],
+            "test.example: null MX (RFC 7505): the domain accepts no mail; not sent (556 5.1.10)"
+        );
+        assert!(outcome.sessions.is_empty(), "no connection was made");
+        assert_eq!(server.messages().len(), 1);
+    }
+}

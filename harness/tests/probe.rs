@@ -155,3 +155,41 @@ fn bad_arguments_exit_2() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_relay_resolves_mx_with_the_given_dns_server() {
+    use smtp_harness::dns::{TestDns, Zone};
+    let (server, dir) = server("relay").await;
+    let dns = TestDns::start(
+        Zone::new("test.example")
+            .mx("test.example", 5, "mx.test.example")
+            .a("mx.test.example", std::net::Ipv4Addr::LOCALHOST),
+    )
+    .await
+    .expect("dns");
+    let port = server.addr("smtp").expect("smtp").port();
+    let output = probe(vec![
+        format!("127.0.0.1:{port}"),
+        "--flow".into(),
+        "relay".into(),
+        "--dns".into(),
+        dns.addr().to_string(),
+        "--insecure".into(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("  - MX mx.test.example (5): [127.0.0.1]\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("** certificate verification is OFF"),
+        "{stdout}"
+    );
+    assert!(
+        dns.query_count() >= 2,
+        "the MX and the A lookups reached the test server"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

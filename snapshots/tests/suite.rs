@@ -3,7 +3,7 @@
 //! only where runs differ, as one insta snapshot per scenario and flow.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use fake_server::scenario::builtin::BUILTIN;
 use fake_server::tls::TlsSetup;
 use fake_server::{Scenario, Server, SessionConfig};
 use smtp_harness::client::Trust;
-use smtp_harness::flows::{self, FlowKind, FlowOutcome, RelayTarget, Target};
+use smtp_harness::dns::{resolver_for, TestDns, Zone};
+use smtp_harness::flows::{self, FlowKind, FlowOutcome, Target};
 use smtp_harness::redact::redact;
 use smtp_protocol::sasl::Credentials;
 use smtp_protocol::session::{AuthConfig, AuthUser};
@@ -71,12 +72,16 @@ async fn run_flow(server: &Server, flow: FlowKind) -> FlowOutcome {
         FlowKind::TlsRequired => flows::tls_required(&target).await,
         FlowKind::Auth => flows::auth(&target).await,
         FlowKind::Relay => {
-            let exchangers = [RelayTarget {
-                exchange: "localhost".to_owned(),
-                preference: 10,
-                addresses: vec!["127.0.0.1".parse().expect("ip")],
-            }];
-            flows::relay(&target, &exchangers).await
+            // Real MX resolution against a test zone: test.example's MX is this server.
+            let dns = TestDns::start(
+                Zone::new("test.example")
+                    .mx("test.example", 10, "localhost.test.example")
+                    .a("localhost.test.example", Ipv4Addr::LOCALHOST),
+            )
+            .await
+            .expect("test DNS");
+            let resolver = resolver_for(dns.addr()).expect("resolver");
+            flows::relay_to_domain(&target, &resolver).await
         }
     }
 }

@@ -264,7 +264,7 @@ impl<'de> Deserialize<'de> for RawValue {
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("hex {text:?} has an odd number of digits"));
     }
     digits

@@ -17,7 +17,7 @@ use smtp_protocol::Transcript;
 use crate::client::{ClientConfig, ClientError, Envelope, Timeouts, TlsMode, Trust};
 
 pub use auth::auth;
-pub use relay::{relay, RelayTarget};
+pub use relay::{relay, relay_to_domain, RelayTarget};
 pub use submission::{submission, submission_implicit};
 pub use tls::{tls_opportunistic, tls_required};
 
@@ -108,8 +108,8 @@ impl Target {
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowOutcome {
     pub flow: FlowKind,
-    /// Whether the flow ended as a careful client would want (a refusal to go on without TLS
-    /// counts as success for `tls-required`).
+    /// Whether the flow ended as a careful client would want: delivered, or stopped for the
+    /// right reason (without TLS for `tls-required`; a null MX for `relay`).
     pub success: bool,
     /// One line per step that matters, e.g. `delivered: 250 2.0.0 OK`.
     pub summary: Vec<String>,

@@ -6,6 +6,71 @@ use std::net::IpAddr;
 
 use super::{FlowKind, FlowOutcome, Target, MESSAGE};
 use crate::client::{Client, ClientError, TlsMode};
+use crate::dns::{resolve_mail_targets, MxError, TargetKind, TokioResolver};
+
+/// Resolves the first recipient's domain with `resolver` (RFC 5321 §5.1: MX records in
+/// preference order, the domain itself when it has none, no mail at all for a null MX, RFC
+/// 7505), then delivers as [`relay`] does, on `target.address`'s port.
+pub async fn relay_to_domain(target: &Target, resolver: &TokioResolver) -> FlowOutcome {
+    let domain = target
+        .envelope
+        .to
+        .first()
+        .and_then(|to| to.rsplit_once('@'))
+        .map(|(_, domain)| domain.to_owned())
+        .unwrap_or_default();
+    let targets = match resolve_mail_targets(resolver, &domain).await {
+        Ok(targets) => targets,
+        Err(error) => {
+            let mut outcome = FlowOutcome::new(FlowKind::Relay);
+            match error {
+                // Not sending is what a careful client does for a domain that takes no mail.
+                MxError::NullMx { .. } => {
+                    outcome.step(format!(
+                        "{domain}: null MX (RFC 7505): the domain accepts no mail; not sent (556 5.1.10)"
+                    ));
+                    outcome.success = true;
+                }
+                error if error.is_transient() => {
+                    outcome.step(format!("{domain}: {error}; the message stays queued"));
+                }
+                error => outcome.step(format!("{domain}: {error}; permanent, not sent")),
+            }
+            return outcome;
+        }
+    };
+    let mut lines = Vec::new();
+    let exchangers: Vec<RelayTarget> = targets
+        .into_iter()
+        .map(|t| {
+            let kind = match t.kind {
+                TargetKind::Mx => "MX",
+                TargetKind::ImplicitMx => "implicit MX (no MX records: the domain itself)",
+                TargetKind::AddressLiteral => "address literal",
+            };
+            let addresses: Vec<String> = t.addresses.iter().map(ToString::to_string).collect();
+            let mut line = format!(
+                "{kind} {} ({}): [{}]",
+                t.exchange,
+                t.preference,
+                addresses.join(", ")
+            );
+            if let Some(error) = &t.address_error {
+                line.push_str(&format!(" (address lookup failed: {error})"));
+            }
+            lines.push(line);
+            RelayTarget {
+                exchange: t.exchange,
+                preference: t.preference,
+                addresses: t.addresses,
+            }
+        })
+        .collect();
+    let mut outcome = relay(target, &exchangers).await;
+    lines.append(&mut outcome.summary);
+    outcome.summary = lines;
+    outcome
+}
 
 /// One mail exchanger and its addresses, in the order to try.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -244,7 +244,7 @@ pub fn decode(text: &[u8]) -> Result<Vec<u8>, Base64Error> {
             _ => return Err(Base64Error::InvalidCharacter { offset, byte }),
         }
     }
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return Err(Base64Error::BadLength(text.len()));
     }
     if let Some(offset) = padding_from {
