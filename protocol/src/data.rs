@@ -202,7 +202,11 @@ impl DataDecoder {
     pub fn with_capacity(max_size: u64, text_line_limit: usize, expected: u64) -> DataDecoder {
         const MAX_RESERVATION: u64 = 1024 * 1024;
         let max_size = if max_size == 0 { u64::MAX } else { max_size };
-        let capacity = expected.min(max_size).min(MAX_RESERVATION);
+        // Without a declared size, room for a typical small message: growing from nothing
+        // costs a dozen reallocations and copies per message.
+        const TYPICAL: u64 = 4096;
+        let wanted = if expected > 0 { expected } else { TYPICAL };
+        let capacity = wanted.min(max_size).min(MAX_RESERVATION);
         DataDecoder {
             state: State::LineStart,
             stats: LineStats::new(text_line_limit),
@@ -225,7 +229,11 @@ impl DataDecoder {
     }
 
     /// Takes the decoded content and the report (meaningful once done).
-    pub fn finish(self) -> (Vec<u8>, ContentReport) {
+    pub fn finish(mut self) -> (Vec<u8>, ContentReport) {
+        // Kept messages should not hold the unused reservation.
+        if self.content.capacity() > self.content.len() + self.content.len() / 4 + 64 {
+            self.content.shrink_to_fit();
+        }
         (self.content, self.stats.report)
     }
 
