@@ -184,16 +184,29 @@ impl Transcript {
     }
 
     pub fn client_line(&mut self, at: Duration, line: &[u8]) {
-        let shown = if line.len() > MAX_LINE_SHOWN {
-            format!(
-                "{}... ({} octets)",
-                escape_bytes(&line[..MAX_LINE_SHOWN]),
-                line.len()
-            )
+        let mut shown = self.recycled_text();
+        if line.len() > MAX_LINE_SHOWN {
+            escape_bytes_into(&mut shown, &line[..MAX_LINE_SHOWN]);
+            let _ = write!(shown, "... ({} octets)", line.len());
         } else {
-            escape_bytes(line)
-        };
+            escape_bytes_into(&mut shown, line);
+        }
         self.push(at, Event::Client { line: shown });
+    }
+
+    /// An empty string for the next line, reusing the buffer of the tail entry the next push
+    /// will drop. Long sessions record lines at a steady rate once the tail is full; reusing
+    /// the buffer saves an allocation and a free per line.
+    fn recycled_text(&mut self) -> String {
+        let full = self.head.len() >= HEAD_ENTRIES && self.tail.len() >= TAIL_ENTRIES;
+        if let (true, Some(oldest)) = (full, self.tail.front_mut()) {
+            if let Event::Client { line: text } | Event::Server { text } = &mut oldest.event {
+                let mut buffer = std::mem::take(text);
+                buffer.clear();
+                return buffer;
+            }
+        }
+        String::new()
     }
 
     /// Records octets the server wrote: as reply lines when they are printable text ending in
@@ -206,12 +219,9 @@ impl Transcript {
                         .chars()
                         .any(|c| c.is_control() && c != '\r' && c != '\n' && c != '\t') =>
             {
-                self.push(
-                    at,
-                    Event::Server {
-                        text: text[..text.len() - 2].to_owned(),
-                    },
-                );
+                let mut recorded = self.recycled_text();
+                recorded.push_str(&text[..text.len() - 2]);
+                self.push(at, Event::Server { text: recorded });
             }
             _ => self.push(
                 at,
@@ -316,14 +326,23 @@ fn summarise_content(report: &ContentReport) -> String {
 /// Printable ASCII and non-control Unicode as they are; everything else as `\xNN` (`\r`, `\n`
 /// and `\t` by name). Invalid UTF-8 is escaped octet by octet.
 pub fn escape_bytes(bytes: &[u8]) -> String {
-    if bytes
-        .iter()
-        .all(|&b| (b' '..=b'~').contains(&b) && b != b'\\')
-    {
-        // The common case, printable ASCII, is copied as it is.
-        return String::from_utf8_lossy(bytes).into_owned();
-    }
     let mut out = String::with_capacity(bytes.len());
+    escape_bytes_into(&mut out, bytes);
+    out
+}
+
+/// [`escape_bytes`], appending to `out`.
+pub fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if text
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'\\')
+        {
+            // The common case, printable ASCII, is copied as it is.
+            out.push_str(text);
+            return;
+        }
+    }
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
@@ -341,7 +360,6 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
             let _ = write!(out, "\\x{b:02x}");
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -397,5 +415,37 @@ mod tests {
         let json = serde_json::to_string(&t).expect("json");
         let back: Transcript = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, t);
+    }
+
+    #[test]
+    fn recycled_buffers_never_leak_old_text_into_new_entries() {
+        // Mixed events, so that the entry being recycled is sometimes a line, sometimes not,
+        // and new lines are both shorter and longer than the one whose buffer they reuse.
+        let mut t = Transcript::new();
+        let mut expected = Vec::new();
+        for i in 0..(HEAD_ENTRIES + TAIL_ENTRIES) * 2 {
+            let entry = match i % 3 {
+                0 => {
+                    let line = "x".repeat(i % 17);
+                    t.client_line(Duration::ZERO, format!("RCPT TO:<{line}>").as_bytes());
+                    format!("C: RCPT TO:<{line}>")
+                }
+                1 => {
+                    t.server_bytes(Duration::ZERO, format!("250 ok {i}\r\n").as_bytes());
+                    format!("S: 250 ok {i}")
+                }
+                _ => {
+                    t.note(Duration::ZERO, None, format!("note {i}"));
+                    format!("** note {i}")
+                }
+            };
+            expected.push(entry);
+        }
+        let rendered: Vec<String> = t.entries().map(|e| e.event.to_string()).collect();
+        assert_eq!(rendered[..HEAD_ENTRIES], expected[..HEAD_ENTRIES]);
+        assert_eq!(
+            rendered[HEAD_ENTRIES..],
+            expected[expected.len() - TAIL_ENTRIES..]
+        );
     }
 }
