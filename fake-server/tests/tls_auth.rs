@@ -77,6 +77,21 @@ async fn start_tls(name: &str, scenario: Option<Scenario>, auth: AuthConfig) -> 
     }
 }
 
+/// smtplib over implicit TLS: AUTH with `mechanism` and no message.
+async fn smtps_auth_only(server: &TlsServer, user: &str, secret: &str, mechanism: &str) -> Value {
+    let options = [
+        "--ssl",
+        "--user",
+        user,
+        "--secret",
+        secret,
+        "--mechanism",
+        mechanism,
+        "--no-send",
+    ];
+    python(server, "smtps", &options).await
+}
+
 async fn python(server: &TlsServer, listener: &str, options: &[&str]) -> Value {
     let mut args = vec![
         script("tls_client.py"),
@@ -191,37 +206,9 @@ async fn submission_requires_auth_before_mail() {
 async fn every_mechanism_with_smtplib_succeeds_and_fails() {
     let s = start_tls("mechs", None, users()).await;
     for mechanism in ["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"] {
-        let good = python(
-            &s,
-            "smtps",
-            &[
-                "--ssl",
-                "--user",
-                "alice",
-                "--secret",
-                "wonderland",
-                "--mechanism",
-                mechanism,
-                "--no-send",
-            ],
-        )
-        .await;
+        let good = smtps_auth_only(&s, "alice", "wonderland", mechanism).await;
         assert_eq!(good["auth"], 235, "{mechanism}: {good}");
-        let bad = python(
-            &s,
-            "smtps",
-            &[
-                "--ssl",
-                "--user",
-                "alice",
-                "--secret",
-                "looking-glass",
-                "--mechanism",
-                mechanism,
-                "--no-send",
-            ],
-        )
-        .await;
+        let bad = smtps_auth_only(&s, "alice", "looking-glass", mechanism).await;
         assert_eq!(bad["error"]["code"], 535, "{mechanism}: {bad}");
         assert_eq!(
             bad["error"]["message"], "5.7.8 Authentication credentials invalid",
@@ -229,38 +216,10 @@ async fn every_mechanism_with_smtplib_succeeds_and_fails() {
         );
     }
     for mechanism in ["XOAUTH2", "OAUTHBEARER"] {
-        let good = python(
-            &s,
-            "smtps",
-            &[
-                "--ssl",
-                "--user",
-                "alice",
-                "--secret",
-                "ya29.a0token",
-                "--mechanism",
-                mechanism,
-                "--no-send",
-            ],
-        )
-        .await;
+        let good = smtps_auth_only(&s, "alice", "ya29.a0token", mechanism).await;
         assert_eq!(good["auth"], 235, "{mechanism}: {good}");
         // A bad token: the error challenge, the client's acknowledgement, then 535.
-        let bad = python(
-            &s,
-            "smtps",
-            &[
-                "--ssl",
-                "--user",
-                "alice",
-                "--secret",
-                "expired",
-                "--mechanism",
-                mechanism,
-                "--no-send",
-            ],
-        )
-        .await;
+        let bad = smtps_auth_only(&s, "alice", "expired", mechanism).await;
         assert_eq!(bad["error"]["code"], 535, "{mechanism}: {bad}");
     }
     let sessions = s.server.wait_for_sessions(14, WAIT).await;
@@ -769,21 +728,7 @@ auth:
 async fn python_login_with_an_initial_response_can_be_accepted() {
     let yaml = "auth: { login-initial-response: accept, users: [{ name: bob, password: pw }] }\n";
     let s = start_tls("loginir", Some(scenario(yaml)), AuthConfig::default()).await;
-    let report = python(
-        &s,
-        "smtps",
-        &[
-            "--ssl",
-            "--user",
-            "bob",
-            "--secret",
-            "pw",
-            "--mechanism",
-            "LOGIN-IR",
-            "--no-send",
-        ],
-    )
-    .await;
+    let report = smtps_auth_only(&s, "bob", "pw", "LOGIN-IR").await;
     assert_eq!(report["auth"], 235, "{report}");
 }
 

@@ -224,6 +224,19 @@ impl Client {
         self.extensions.as_ref()
     }
 
+    /// The mechanisms the last EHLO offered that this client implements, in the server's order.
+    pub fn offered_mechanisms(&self) -> Vec<Mechanism> {
+        self.extensions
+            .as_ref()
+            .map(|e| {
+                e.auth_mechanisms()
+                    .iter()
+                    .filter_map(|m| m.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn is_tls(&self) -> bool {
         self.tls_active
     }
@@ -404,16 +417,7 @@ impl Client {
         credentials: &Credentials,
         mechanism: Option<Mechanism>,
     ) -> Result<Mechanism, ClientError> {
-        let offered: Vec<Mechanism> = self
-            .extensions
-            .as_ref()
-            .map(|e| {
-                e.auth_mechanisms()
-                    .iter()
-                    .filter_map(|m| m.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let offered = self.offered_mechanisms();
         let preference: &[Mechanism] = match credentials.secret {
             Secret::Password(_) => &[
                 Mechanism::ScramSha256,

@@ -70,24 +70,9 @@ fn wrong_secret(credentials: &Credentials) -> Credentials {
 
 /// The implemented mechanisms the server offers, in its order (one session to ask).
 async fn offered_mechanisms(target: &Target, outcome: &mut FlowOutcome) -> Option<Vec<Mechanism>> {
-    let mut client =
-        match Client::connect(target.address, target.client_config(TlsMode::Implicit)).await {
-            Ok(client) => client,
-            Err(error) => {
-                outcome.failed("connect", &error);
-                return None;
-            }
-        };
+    let mut client = target.connect(TlsMode::Implicit, outcome).await?;
     let result = client.hello().await;
-    let offered = client
-        .extensions()
-        .map(|e| {
-            e.auth_mechanisms()
-                .iter()
-                .filter_map(|m| m.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let offered = client.offered_mechanisms();
     let _ = client.quit().await;
     outcome.sessions.push(client.into_transcript());
     if let Err(error) = result {

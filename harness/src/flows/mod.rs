@@ -14,7 +14,7 @@ use serde::Serialize;
 use smtp_protocol::sasl::Credentials;
 use smtp_protocol::Transcript;
 
-use crate::client::{ClientConfig, ClientError, Envelope, Timeouts, TlsMode, Trust};
+use crate::client::{Client, ClientConfig, ClientError, Envelope, Timeouts, TlsMode, Trust};
 
 pub use auth::auth;
 pub use relay::{relay, relay_to_domain, RelayTarget};
@@ -100,6 +100,17 @@ impl Target {
             server_name: self.server_name.clone(),
             timeouts: self.timeouts,
             ..ClientConfig::default()
+        }
+    }
+
+    /// Connects with `tls`; a failure is recorded in `outcome` as the `connect` step.
+    async fn connect(&self, tls: TlsMode, outcome: &mut FlowOutcome) -> Option<Client> {
+        match Client::connect(self.address, self.client_config(tls)).await {
+            Ok(client) => Some(client),
+            Err(error) => {
+                outcome.failed("connect", &error);
+                None
+            }
         }
     }
 }

@@ -14,12 +14,8 @@ pub async fn submission_implicit(target: &Target) -> FlowOutcome {
 
 async fn run(target: &Target, flow: FlowKind, tls: TlsMode) -> FlowOutcome {
     let mut outcome = FlowOutcome::new(flow);
-    let mut client = match Client::connect(target.address, target.client_config(tls)).await {
-        Ok(client) => client,
-        Err(error) => {
-            outcome.failed("connect", &error);
-            return outcome;
-        }
+    let Some(mut client) = target.connect(tls, &mut outcome).await else {
+        return outcome;
     };
     let result = steps(&mut client, target, &mut outcome).await;
     if result.is_ok() {
