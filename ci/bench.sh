@@ -13,7 +13,9 @@
 #   BENCH_ROWS       which loads to run, by id (default: ABC)
 #   BENCH_WARMUP     untimed messages sent to each fresh server first, same load shape (500)
 #   BENCH_PIN=1      pin the server to CPU 0 and smtp-source to CPU 1 (taskset); off by default
-#   BENCH_FAKE_ARGS  extra arguments for `fake-smtp serve`
+#   BENCH_FAKE_ARGS  extra arguments for `fake-smtp serve` (default: --quiet, because
+#                    smtp-sink writes no line per message either; transcripts are recorded
+#                    in full regardless). Set it empty to measure with the human log on.
 #   BENCH_FAKE_BIN   use this fake-smtp binary instead of building target/release/fake-smtp
 #   BENCH_KEEP=1     keep the work directory (server logs, smtp-source stderr) after success
 #
@@ -111,7 +113,7 @@ print_report() {
   echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -sr) $(uname -m)"
   echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
-  echo "- fake-smtp: ${fake_version}; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
+  echo "- fake-smtp: ${fake_version}, extra arguments: '${BENCH_FAKE_ARGS-"--quiet"}'; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
   echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per row, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; peak RSS is VmHWM (warm-up included)"
   echo "- CPU pinning: $([[ ${BENCH_PIN:-0} == 1 ]] && echo 'server on CPU 0, smtp-source on CPU 1' || echo none)"
   echo
@@ -209,7 +211,7 @@ start_server() { # server port log
   read -ra cmd <<<"$(pin_prefix 0)"
   # shellcheck disable=SC2206 # BENCH_FAKE_ARGS is a list of words on purpose
   case $server in
-    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off --smtps off --max-connections 1000 ${BENCH_FAKE_ARGS:-}) ;;
+    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off --smtps off --max-connections 1000 ${BENCH_FAKE_ARGS-"--quiet"}) ;;
     # -u is mandatory as root; -m raises the default cap of 256 simultaneous connections.
     smtp-sink) cmd+=("$SMTP_SINK" -u nobody -m 1000 "127.0.0.1:$port" 1024) ;;
   esac
