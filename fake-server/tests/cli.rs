@@ -29,6 +29,17 @@ fn next_event(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> serd
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
 }
 
+/// The address of the next event, which must be a `listening` event.
+fn listening_address(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> SocketAddr {
+    let event = next_event(lines);
+    assert_eq!(event["event"], "listening", "{event}");
+    event["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("socket address")
+}
+
 fn send_one(address: SocketAddr) -> String {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
@@ -125,11 +136,7 @@ fn store_writes_maildir_files() {
         dir.to_str().expect("utf-8 path"),
     ]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address: SocketAddr = next_event(&mut lines)["address"]
-        .as_str()
-        .expect("address")
-        .parse()
-        .expect("socket address");
+    let address = listening_address(&mut lines);
     send_one(address);
     let message = next_event(&mut lines);
     let path = message["path"]
@@ -213,11 +220,7 @@ fn serve_plays_a_built_in_scenario_by_name() {
         "providers/qq/quit-garbage",
     ]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address: SocketAddr = next_event(&mut lines)["address"]
-        .as_str()
-        .expect("address")
-        .parse()
-        .expect("socket address");
+    let address = listening_address(&mut lines);
     let output = send_one(address);
     assert!(
         output
@@ -271,11 +274,7 @@ fn different_listeners_play_different_scenarios() {
         "behaviours/greeting-554",
     ]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address: SocketAddr = next_event(&mut lines)["address"]
-        .as_str()
-        .expect("address")
-        .parse()
-        .expect("socket address");
+    let address = listening_address(&mut lines);
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

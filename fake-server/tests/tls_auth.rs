@@ -39,6 +39,11 @@ impl TlsServer {
     fn ca(&self) -> String {
         self.ca_file.display().to_string()
     }
+    /// curl's URL for a listener: `smtps://` on the implicit-TLS one, `smtp://` elsewhere.
+    fn url(&self, listener: &str) -> String {
+        let scheme = if listener == "smtps" { "smtps" } else { "smtp" };
+        format!("{scheme}://127.0.0.1:{}", self.port(listener))
+    }
 }
 
 fn users() -> AuthConfig {
@@ -240,8 +245,8 @@ async fn every_mechanism_with_smtplib_succeeds_and_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_over_implicit_tls_and_starttls_with_each_mechanism_it_has() {
     let s = start_tls("curl", None, users()).await;
-    let smtps = format!("smtps://127.0.0.1:{}", s.port("smtps"));
-    let submission = format!("smtp://127.0.0.1:{}", s.port("submission"));
+    let smtps = s.url("smtps");
+    let submission = s.url("submission");
     for options in [
         vec!["--user", "alice:wonderland"],
         vec![
@@ -385,12 +390,7 @@ async fn starttls_not_advertised_stops_clients_that_require_tls() {
     .await;
     let report = python(&s, "smtp", &["--starttls"]).await;
     assert_eq!(report["error"]["type"], "SMTPNotSupportedError", "{report}");
-    let output = curl(curl_args(
-        &s,
-        format!("smtp://127.0.0.1:{}", s.port("smtp")),
-        &["--ssl-reqd"],
-    ))
-    .await;
+    let output = curl(curl_args(&s, s.url("smtp"), &["--ssl-reqd"])).await;
     assert_eq!(
         output.status.code(),
         Some(64),
@@ -409,12 +409,7 @@ async fn starttls_answered_with_454() {
     .await;
     let report = python(&s, "smtp", &["--starttls"]).await;
     assert_eq!(report["error"]["code"], 454, "{report}");
-    let output = curl(curl_args(
-        &s,
-        format!("smtp://127.0.0.1:{}", s.port("smtp")),
-        &["--ssl-reqd"],
-    ))
-    .await;
+    let output = curl(curl_args(&s, s.url("smtp"), &["--ssl-reqd"])).await;
     assert!(!output.status.success());
     assert!(s.server.messages().is_empty());
 }
@@ -466,12 +461,7 @@ async fn expired_and_wrong_host_certificates_are_refused_by_careful_clients() {
             .as_str()
             .unwrap_or_default();
         assert!(message.contains(reason), "{certificate}: {report}");
-        let output = curl(curl_args(
-            &s,
-            format!("smtps://127.0.0.1:{}", s.port("smtps")),
-            &[],
-        ))
-        .await;
+        let output = curl(curl_args(&s, s.url("smtps"), &[])).await;
         assert_eq!(
             output.status.code(),
             Some(60),

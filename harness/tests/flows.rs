@@ -351,6 +351,20 @@ async fn relay_tries_the_next_mx_after_a_4xx_and_stops_at_a_5xx() {
     drop(good);
 }
 
+/// Connects to the fixture's plain listener, sends one small message and returns the
+/// client's transcript.
+async fn send_and_render(f: &Fixture, config: ClientConfig, envelope: &Envelope) -> String {
+    let mut client = Client::connect(f.server.addr("smtp").expect("smtp"), config)
+        .await
+        .expect("connect");
+    client.hello().await.expect("EHLO");
+    client
+        .send(envelope, b"Subject: dsn\r\n\r\nx\r\n")
+        .await
+        .expect("sent");
+    client.transcript().render(false)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dsn_parameters_only_where_offered() {
     use smtp_harness::client::Dsn;
@@ -370,15 +384,7 @@ async fn dsn_parameters_only_where_offered() {
         ..ClientConfig::default()
     };
     let f = Fixture::start("dsn", None).await;
-    let mut client = Client::connect(f.server.addr("smtp").expect("smtp"), config.clone())
-        .await
-        .expect("connect");
-    client.hello().await.expect("EHLO");
-    client
-        .send(&envelope, b"Subject: dsn\r\n\r\nx\r\n")
-        .await
-        .expect("sent with DSN");
-    let client_side = client.transcript().render(false);
+    let client_side = send_and_render(&f, config.clone(), &envelope).await;
     assert!(
         client_side.contains("C: MAIL FROM:<a@test.example> SIZE=19 RET=HDRS ENVID=QQ314159"),
         "{client_side}"
@@ -393,15 +399,7 @@ async fn dsn_parameters_only_where_offered() {
         Some("ehlo: { capabilities: [PIPELINING, \"SIZE 1000000\"] }\n"),
     )
     .await;
-    let mut client = Client::connect(f.server.addr("smtp").expect("smtp"), config)
-        .await
-        .expect("connect");
-    client.hello().await.expect("EHLO");
-    client
-        .send(&envelope, b"Subject: dsn\r\n\r\nx\r\n")
-        .await
-        .expect("sent without DSN");
-    let client_side = client.transcript().render(false);
+    let client_side = send_and_render(&f, config, &envelope).await;
     assert!(
         client_side.contains("C: MAIL FROM:<a@test.example> SIZE=19\n"),
         "{client_side}"
