@@ -130,7 +130,7 @@ impl LineStats {
 
     fn text_run(&mut self, run: &[u8]) {
         self.line_len += run.len() as u64;
-        if !self.report.eight_bit && run.iter().any(|&b| b >= 0x80) {
+        if !self.report.eight_bit && !run.is_ascii() {
             self.report.eight_bit = true;
         }
         if !self.report.nul && memchr::memchr(0, run).is_some() {
@@ -253,7 +253,14 @@ impl DataDecoder {
     pub fn feed(&mut self, input: &[u8]) -> usize {
         let mut i = 0;
         while i < input.len() && self.state != State::Done {
-            if self.state == State::Text {
+            if self.state == State::LineStart {
+                // Fast path: most lines are plain text ending in CRLF; take each in one go.
+                if let Some(len) = plain_line_len(&input[i..]) {
+                    self.plain_line(&input[i..i + len]);
+                    i += len;
+                    continue;
+                }
+            } else if self.state == State::Text {
                 // Fast path: copy up to the next CR or LF in one go.
                 let rest = &input[i..];
                 let run_len = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
@@ -272,6 +279,16 @@ impl DataDecoder {
             self.step(byte);
         }
         i
+    }
+
+    /// A whole line at line start, ending in CRLF, without a leading dot or any other CR or
+    /// LF: the same effects as stepping through it octet by octet.
+    fn plain_line(&mut self, line: &[u8]) {
+        self.stats.text_run(&line[..line.len() - 2]);
+        self.stats.push_raw(line);
+        self.emit(line);
+        self.stats.end_line();
+        self.stats.check_lf();
     }
 
     fn step(&mut self, byte: u8) {
@@ -347,6 +364,16 @@ impl DataDecoder {
             }
         }
     }
+}
+
+/// The length of the plain line `rest` starts with, CRLF included: `None` when it starts with
+/// a dot, holds a bare CR or LF, or is not complete in `rest`.
+fn plain_line_len(rest: &[u8]) -> Option<usize> {
+    if rest.first() == Some(&b'.') {
+        return None;
+    }
+    let cr = memchr::memchr2(b'\r', b'\n', rest)?;
+    (rest[cr] == b'\r' && rest.get(cr + 1) == Some(&b'\n')).then_some(cr + 2)
 }
 
 /// Reads BDAT chunks (RFC 3030 §2): exactly the announced octets, no dot-stuffing, no end

@@ -121,6 +121,33 @@ impl From<EnhancedCode> for String {
     }
 }
 
+impl EnhancedCode {
+    /// Appends `class.subject.detail`: what `Display` prints, without the formatting
+    /// machinery (every reply line carries one).
+    fn write_to(&self, out: &mut Vec<u8>) {
+        push_decimal(out, self.class.into());
+        out.push(b'.');
+        push_decimal(out, self.subject);
+        out.push(b'.');
+        push_decimal(out, self.detail);
+    }
+}
+
+fn push_decimal(out: &mut Vec<u8>, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -204,13 +231,12 @@ impl Reply {
             b'0' + (code / 10 % 10) as u8,
             b'0' + (code % 10) as u8,
         ];
-        let enhanced = self.enhanced.map(|e| e.to_string());
         let last = self.lines.len().saturating_sub(1);
         for (i, line) in self.lines.iter().enumerate() {
             out.extend_from_slice(&digits);
             out.push(if i == last { b' ' } else { b'-' });
-            if let Some(enhanced) = &enhanced {
-                out.extend_from_slice(enhanced.as_bytes());
+            if let Some(enhanced) = &self.enhanced {
+                enhanced.write_to(out);
                 if !line.is_empty() {
                     out.push(b' ');
                 }

@@ -213,6 +213,27 @@ proptest! {
     }
 
     #[test]
+    fn whole_lines_decode_like_single_octets(
+        lines in prop::collection::vec(prop_oneof![
+            "[a.]{0,4}\r\n", "[a.\r\n]{0,6}", "\\.[a\r]{0,3}\r\n", "\r\n",
+        ], 0..12),
+    ) {
+        // The decoder takes plain lines whole (its fast path) but never sees one when fed an
+        // octet at a time: both must agree on the content, the report and the end.
+        let mut input = lines.concat().into_bytes();
+        input.extend_from_slice(b"\r\n.\r\n");
+        let mut whole = DataDecoder::new(0, 5);
+        let consumed = whole.feed(&input);
+        let mut single = DataDecoder::new(0, 5);
+        let mut consumed_single = 0;
+        while !single.is_done() && consumed_single < input.len() {
+            consumed_single += single.feed(&input[consumed_single..=consumed_single]);
+        }
+        prop_assert_eq!(consumed, consumed_single);
+        prop_assert_eq!(whole.finish(), single.finish());
+    }
+
+    #[test]
     fn unstuffed_content_round_trips(lines in prop::collection::vec("[.a-z]{0,6}", 0..8)) {
         // Dot-stuff a message the way a client must (RFC 5321 §4.5.2), then decode it.
         let message: String = lines.iter().map(|l| format!("{l}\r\n")).collect();

@@ -129,7 +129,11 @@ impl Response {
     /// The code of the first reply: whether the command counts as accepted (2xx, 3xx) and its
     /// state change happens. A response with no reply (raw octets, a close) accepts nothing.
     pub fn primary_code(&self) -> Option<ReplyCode> {
-        self.primary_reply().map(|r| r.code)
+        // Not through `primary_reply`: asked for every command, and a clone costs allocations.
+        self.steps.iter().find_map(|step| match step {
+            Step::Reply(reply) => Some(reply.code),
+            other => other.reply().map(|reply| reply.code),
+        })
     }
 
     pub fn is_positive(&self) -> bool {
