@@ -11,6 +11,10 @@
 #   BENCH_MESSAGES   messages per timed run, all rows (default: 40000 for the rows with a
 #                    connection per message, 200000 for the persistent-session row)
 #   BENCH_ROWS       which loads to run, by id (default: ABC)
+#   BENCH_ROUNDS     rounds per row (default 3). A round measures both servers, one after the
+#                    other, in alternating order; the table gives medians, and the ratio's
+#                    range over the rounds, because this kind of VM drifts by 20% or more
+#                    within minutes.
 #   BENCH_WARMUP     untimed messages sent to each fresh server first, same load shape (500)
 #   BENCH_PIN=1      pin the server to CPU 0 and smtp-source to CPU 1 (taskset); off by default
 #   BENCH_FAKE_ARGS  extra arguments for `fake-smtp serve` (default: --quiet, because
@@ -114,7 +118,8 @@ print_report() {
   echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -sr) $(uname -m)"
   echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
   echo "- fake-smtp: ${fake_version}, extra arguments: '${BENCH_FAKE_ARGS-"--quiet"}'; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
-  echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per row, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; peak RSS is VmHWM (warm-up included)"
+  echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per run, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; ${BENCH_ROUNDS:-3} rounds per row, servers in alternating order"
+  echo "- msg/s and CPU (the server's user + system time per message, from /proc) are medians over the rounds; the ratio is the median of the rounds' ratios, with their range; peak RSS is the highest VmHWM (warm-up included)"
   echo "- CPU pinning: $([[ ${BENCH_PIN:-0} == 1 ]] && echo 'server on CPU 0, smtp-source on CPU 1' || echo none)"
   echo
   awk -F'\t' -f "$CI_DIR/bench/report.awk" "$WORK_DIR/results.tsv"
@@ -260,27 +265,37 @@ run_source() { # label port messages options...
   fi
 }
 
-measure() { # row-id description options default-count server
+measure() { # row-id description options default-count server round
   local id=$1 desc=$2 opts=$3 messages=${BENCH_MESSAGES:-$4} server=$5
-  local port log_file start end hwm
+  local round=$6
+  local port log_file start end hwm cpu_before cpu_after
   pick_free_port
   port=$PORT
   log_file="$WORK_DIR/$id.$server.log"
-  log "row $id, $server: port $port, $messages messages ($desc)"
+  log "row $id, round $round, $server: port $port, $messages messages ($desc)"
   start_server "$server" "$port" "$log_file"
   # shellcheck disable=SC2086 # the load options are words on purpose
   run_source "$id.$server.warmup" "$port" "${BENCH_WARMUP:-500}" $opts
+  cpu_before=$(cpu_ticks "$SERVER_PID")
   start=$EPOCHREALTIME
   # shellcheck disable=SC2086
   run_source "$id.$server" "$port" "$messages" $opts
   end=$EPOCHREALTIME
   kill -0 "$SERVER_PID" 2>/dev/null || die "$server died during the run"
+  cpu_after=$(cpu_ticks "$SERVER_PID")
   hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
   stop_server "$server" "$log_file"
   awk -v s="$start" -v e="$end" -v n="$messages" -v id="$id" -v d="$desc" -v srv="$server" -v h="$hwm" \
-    'BEGIN {t = e - s; printf "%s\t%s\t%s\t%d\t%.3f\t%.1f\t%d\n", id, d, srv, n, t, n / t, h}' \
+    -v r="$round" -v cpu=$((cpu_after - cpu_before)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN {t = e - s; printf "%s\t%s\t%s\t%d\t%.3f\t%.1f\t%d\t%d\t%.2f\n", id, d, srv, n, t, n / t, h, r, cpu / hz / n * 1e6}' \
     >>"$WORK_DIR/results.tsv"
-  log "  $(tail -n 1 "$WORK_DIR/results.tsv" | awk -F'\t' '{printf "%.2f s, %.0f msg/s, peak RSS %.1f MiB", $5, $6, $7 / 1024}')"
+  log "  $(tail -n 1 "$WORK_DIR/results.tsv" | awk -F'\t' '{printf "%.2f s, %.0f msg/s, %.1f us CPU/msg, peak RSS %.1f MiB", $5, $6, $9, $7 / 1024}')"
+}
+
+# The process's user + system time so far, in clock ticks (proc(5): fields 14 and 15; the
+# command name in field 2 has no spaces here).
+cpu_ticks() { # pid
+  awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
 inner_main() {
@@ -293,14 +308,22 @@ inner_main() {
   trap inner_cleanup EXIT
   trap 'log interrupted; exit 130' INT TERM
 
-  local servers=(smtp-sink) row id desc opts count server
+  local servers=(smtp-sink) row id desc opts count server round order
   [[ -n $FAKE_BIN ]] && servers=(fake-smtp smtp-sink)
+  local rounds=${BENCH_ROUNDS:-3}
+  [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive number, not '$rounds'"
   : >"$WORK_DIR/results.tsv"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r id desc opts count <<<"$row"
     [[ ${BENCH_ROWS:-ABC} == *"$id"* ]] || continue
-    for server in "${servers[@]}"; do
-      measure "$id" "$desc" "$opts" "$count" "$server"
+    for ((round = 1; round <= rounds; round++)); do
+      # Alternate which server goes first, so that a drift of the machine's speed during a
+      # row does not favour one of them.
+      order=("${servers[@]}")
+      if ((round % 2 == 0 && ${#servers[@]} == 2)); then order=("${servers[1]}" "${servers[0]}"); fi
+      for server in "${order[@]}"; do
+        measure "$id" "$desc" "$opts" "$count" "$server" "$round"
+      done
     done
   done
 }

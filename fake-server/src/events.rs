@@ -53,8 +53,8 @@ impl ServerEvent {
         ServerEvent::Message {
             id: stored.id.clone(),
             session: stored.session_id,
-            listener: stored.listener.clone(),
-            peer: stored.peer.clone(),
+            listener: stored.listener.to_string(),
+            peer: stored.peer.to_string(),
             mail_from: stored.mail_from(),
             rcpt_to: stored.rcpt_to(),
             octets: stored.raw.len(),
@@ -80,8 +80,8 @@ impl ServerEvent {
             .collect();
         ServerEvent::Session {
             id: record.id,
-            listener: record.listener.clone(),
-            peer: record.peer.clone(),
+            listener: record.listener.to_string(),
+            peer: record.peer.to_string(),
             duration_ms: record.duration_ms,
             messages: record.messages.clone(),
             close_reason: record.close_reason,

@@ -275,7 +275,7 @@ impl ServerBuilder {
                 ),
             };
             let ctx = Arc::new(ListenerContext {
-                name: name.to_owned(),
+                name: Arc::from(name),
                 tls: listener_tls,
                 implicit_tls: spec.kind == ListenerKind::Smtps,
                 session_config: Arc::new(session_config),

@@ -233,8 +233,9 @@ impl DataDecoder {
 
     /// Takes the decoded content and the report (meaningful once done).
     pub fn finish(mut self) -> (Vec<u8>, ContentReport) {
-        // Kept messages should not hold the unused reservation.
-        if self.content.capacity() > self.content.len() + self.content.len() / 4 + 64 {
+        // Kept messages should not hold much unused room; a few KiB are not worth a copy.
+        let unused = self.content.capacity() - self.content.len();
+        if unused > 4096 && unused > self.content.len() / 4 {
             self.content.shrink_to_fit();
         }
         (self.content, self.stats.report)
@@ -288,7 +289,8 @@ impl DataDecoder {
         self.stats.push_raw(line);
         self.emit(line);
         self.stats.end_line();
-        self.stats.check_lf();
+        // No `check_lf`: a look-alike ending in this line's LF needs a dot after a CR or LF,
+        // so the dot would be the line's first octet, and a plain line never starts with one.
     }
 
     fn step(&mut self, byte: u8) {

@@ -28,8 +28,8 @@ pub struct StoredMessage {
     /// The queue id given in the 250 reply.
     pub id: String,
     pub session_id: u64,
-    pub listener: String,
-    pub peer: String,
+    pub listener: Arc<str>,
+    pub peer: SocketAddr,
     #[serde(serialize_with = "serialize_time")]
     pub received_at: SystemTime,
     pub helo: Option<String>,
@@ -43,7 +43,7 @@ pub struct StoredMessage {
     /// The authenticated user, if the client used AUTH.
     pub authenticated: Option<String>,
     /// The server's name, for the trace header.
-    pub hostname: String,
+    pub hostname: Arc<str>,
     /// The content exactly as received, after dot-unstuffing.
     #[serde(skip)]
     pub raw: Vec<u8>,
@@ -68,7 +68,7 @@ impl StoredMessage {
         };
         trace::received_header(
             self.helo.as_deref(),
-            self.peer.parse::<SocketAddr>().ok().map(|a| a.ip()),
+            Some(self.peer.ip()),
             &self.hostname,
             &self.protocol(),
             &self.id,
@@ -123,9 +123,9 @@ impl StoredMessage {
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRecord {
     pub id: u64,
-    pub listener: String,
-    pub peer: String,
-    pub local: String,
+    pub listener: Arc<str>,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
     #[serde(serialize_with = "serialize_time")]
     pub started_at: SystemTime,
     pub duration_ms: u64,
@@ -147,7 +147,7 @@ fn serialize_time<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub session_id: u64,
-    pub listener: String,
+    pub listener: Arc<str>,
     pub peer: SocketAddr,
 }
 
@@ -178,6 +178,8 @@ pub struct Mailbox {
     stored: watch::Sender<u64>,
     /// Queue ids start with the start time so they stay unique across runs in one Maildir.
     id_prefix: String,
+    /// `config.hostname`, shared by every stored message.
+    hostname: Arc<str>,
     events: Option<EventSink>,
 }
 
@@ -192,6 +194,7 @@ impl Mailbox {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         Ok(Mailbox {
+            hostname: Arc::from(config.hostname.as_str()),
             config,
             maildir,
             inner: Mutex::new(Inner::default()),
@@ -229,14 +232,14 @@ impl Mailbox {
         let mut stored = StoredMessage {
             id: id.clone(),
             session_id: origin.session_id,
-            listener: origin.listener.clone(),
-            peer: origin.peer.to_string(),
+            listener: Arc::clone(&origin.listener),
+            peer: origin.peer,
             received_at,
             helo: message.helo,
             esmtp: message.esmtp,
             tls: message.tls,
             authenticated: message.authenticated,
-            hostname: self.config.hostname.clone(),
+            hostname: Arc::clone(&self.hostname),
             envelope: message.transaction,
             transfer: message.transfer,
             report: message.report,

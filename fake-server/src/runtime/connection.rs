@@ -31,7 +31,8 @@ impl PolicyFactory for DefaultPolicyFactory {
 
 /// What every session of one listener shares.
 pub struct ListenerContext {
-    pub name: String,
+    /// Shared by every message and session record of the listener.
+    pub name: Arc<str>,
     /// TLS for STARTTLS or implicit TLS, when the listener has it.
     pub tls: Option<crate::tls::TlsContext>,
     /// TLS from the first octet (RFC 8314).
@@ -68,7 +69,7 @@ pub async fn drive(
     let elapsed = || started.elapsed();
     let origin = Origin {
         session_id: id,
-        listener: ctx.name.clone(),
+        listener: Arc::clone(&ctx.name),
         peer,
     };
     let mut session = Session::new(
@@ -180,9 +181,9 @@ pub async fn drive(
     ctx.mailbox
         .finish_session(SessionRecord {
             id,
-            listener: ctx.name.clone(),
-            peer: peer.to_string(),
-            local: local.to_string(),
+            listener: Arc::clone(&ctx.name),
+            peer,
+            local,
             started_at,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             messages,

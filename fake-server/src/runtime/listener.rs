@@ -120,9 +120,9 @@ async fn record_short_session(
     ctx.mailbox
         .finish_session(SessionRecord {
             id,
-            listener: ctx.name.clone(),
-            peer: peer.to_string(),
-            local: local.to_string(),
+            listener: Arc::clone(&ctx.name),
+            peer,
+            local,
             started_at,
             duration_ms: 0,
             messages: Vec::new(),
