@@ -92,7 +92,12 @@ pub async fn drive(
     let mut stage_change: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
         Box::pin(next_stage(ctx.stage.clone()));
     let mut last_input = Instant::now();
-    let idle = tokio::time::sleep(session.timeout());
+    // The timer starts at the shortest timeout the session can have and is only ever moved
+    // later while the session lives (see the read branch). Moving a tokio timer to a deadline
+    // earlier than every other one wakes the runtime through its event fd: a system call and
+    // an extra turn per connection when each entered DATA.
+    let config = &ctx.session_config;
+    let idle = tokio::time::sleep(config.command_timeout.min(config.data_timeout));
     tokio::pin!(idle);
     'session: loop {
         while let Some(action) = session.poll_action() {
