@@ -11,7 +11,7 @@
 #   BENCH_MESSAGES   messages per timed run, all rows (default: 40000 for the rows with a
 #                    connection per message, 200000 for the persistent-session row)
 #   BENCH_ROWS       which loads to run, by id (default: ABC)
-#   BENCH_ROUNDS     rounds per row (default 3). A round measures both servers, one after the
+#   BENCH_ROUNDS     rounds per row (default 5). A round measures both servers, one after the
 #                    other, in alternating order; the table gives medians, and the ratio's
 #                    range over the rounds, because this kind of VM drifts by 20% or more
 #                    within minutes.
@@ -118,7 +118,7 @@ print_report() {
   echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -sr) $(uname -m)"
   echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
   echo "- fake-smtp: ${fake_version}, extra arguments: '${BENCH_FAKE_ARGS-"--quiet"}'; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
-  echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per run, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; ${BENCH_ROUNDS:-3} rounds per row, servers in alternating order"
+  echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per run, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; ${BENCH_ROUNDS:-5} rounds per row, servers in alternating order"
   echo "- msg/s and CPU (the server's user + system time per message, from /proc) are medians over the rounds; the ratio is the median of the rounds' ratios, with their range; peak RSS is the highest VmHWM (warm-up included)"
   echo "- CPU pinning: $([[ ${BENCH_PIN:-0} == 1 ]] && echo 'server on CPU 0, smtp-source on CPU 1' || echo none)"
   echo
@@ -310,7 +310,7 @@ inner_main() {
 
   local servers=(smtp-sink) row id desc opts count server round order
   [[ -n $FAKE_BIN ]] && servers=(fake-smtp smtp-sink)
-  local rounds=${BENCH_ROUNDS:-3}
+  local rounds=${BENCH_ROUNDS:-5}
   [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive number, not '$rounds'"
   : >"$WORK_DIR/results.tsv"
   for row in "${ROWS[@]}"; do
