@@ -156,6 +156,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub threads: usize,
 
+    /// With --threads 1: microseconds to keep polling before the event loop sleeps, so that
+    /// busy clients need not wake it (adaptive: it backs off when spins find no work); 0 never
+    /// spins.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 20)]
+    pub idle_spin_us: u64,
+
     /// Log only warnings and errors on stderr.
     #[arg(short, long)]
     pub quiet: bool,

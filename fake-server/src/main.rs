@@ -77,9 +77,16 @@ fn serve_command(args: &ServeArgs) -> ExitCode {
         }
     };
     let runtime = match args.threads {
-        1 => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
+        1 => {
+            let (before_park, after_unpark) = fake_server::runtime::idle_spin::hooks(
+                std::time::Duration::from_micros(args.idle_spin_us),
+            );
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .on_thread_park(before_park)
+                .on_thread_unpark(after_unpark)
+                .build()
+        }
         0 => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

@@ -95,6 +95,31 @@ fn json_events_and_a_clean_exit_on_sigterm() {
 }
 
 #[test]
+fn serves_with_each_runtime_setting() {
+    // The default is one thread with adaptive idle spinning; each variant must serve alike.
+    for extra in [
+        &["--idle-spin-us", "0"][..],
+        &["--idle-spin-us", "500"],
+        &["--threads", "2"],
+    ] {
+        let mut args = vec!["serve", "--smtp", "127.0.0.1:0", "--json", "--quiet"];
+        args.extend_from_slice(extra);
+        let mut child = fake_smtp(&args);
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let address = listening_address(&mut lines);
+        for _ in 0..3 {
+            let output = send_one(address);
+            assert!(
+                output.contains("250 2.0.0 OK queued as"),
+                "{extra:?}: {output}"
+            );
+        }
+        terminate(&child);
+        assert_eq!(child.wait().expect("exit").code(), Some(0), "{extra:?}");
+    }
+}
+
+#[test]
 fn a_port_in_use_exits_2_with_one_clear_line() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = taken.local_addr().expect("addr").to_string();

@@ -2,6 +2,7 @@
 //! and shutdown. Nothing here decides a reply; that is the session's and its policy's job.
 
 pub mod connection;
+pub mod idle_spin;
 pub mod listener;
 pub mod shutdown;
 pub mod stream;
