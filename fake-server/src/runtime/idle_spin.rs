@@ -5,13 +5,15 @@
 //! interrupt, paid inside the *client's* system call. With many clients in a request/reply
 //! loop the next command usually arrives within microseconds, so spinning briefly first lets
 //! it find the server awake. In `ci/bench.sh`'s 20-session row on a 2-CPU VM (three rounds,
-//! 2026-11-27) smtp-source's own system time per message fell from 80-105 µs to 64-80 µs and
-//! throughput rose by 15-30%; a lone sequential client saw no change in throughput.
+//! 2026-11-28) smtp-source's own system time per message fell from 80-105 µs to 64-80 µs and
+//! throughput rose by 15-30%.
 //!
 //! A spin that finds no work is wasted CPU, so the policy backs off: after each spin that did
 //! not end the sleep at once, it skips the next 1, 3, 7 ... up to [`MAX_SKIPPED_PARKS`] sleeps
-//! before trying again. A lone client (whose next command is a full round trip away) therefore
-//! costs almost nothing, and an idle server sleeps like any other.
+//! before trying again, and an idle server sleeps like any other. A lone sequential client
+//! still meets some spins (its next command sometimes comes within the window): measured the
+//! same way, its throughput moved by -10% to +16% (this VM's noise) while the server spent
+//! 30-90 µs more CPU per message.
 
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
