@@ -136,6 +136,7 @@ outer_main() {
     esac
   done
   [[ $EUID == 0 ]] || die "run as root (installs packages, uses unshare -n)"
+  [[ ${BENCH_ROUNDS:-5} =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive number, not '${BENCH_ROUNDS}'"
   trap outer_cleanup EXIT
 
   ensure_postfix_tools
@@ -311,7 +312,6 @@ inner_main() {
   local servers=(smtp-sink) row id desc opts count server round order
   [[ -n $FAKE_BIN ]] && servers=(fake-smtp smtp-sink)
   local rounds=${BENCH_ROUNDS:-5}
-  [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive number, not '$rounds'"
   : >"$WORK_DIR/results.tsv"
   for row in "${ROWS[@]}"; do
     IFS='|' read -r id desc opts count <<<"$row"
