@@ -202,7 +202,7 @@ impl ServerBuilder {
         }
         let mailbox = Arc::new(Mailbox::new(
             MailboxConfig {
-                hostname: self.session.hostname.clone(),
+                hostname: Arc::from(self.session.hostname.as_str()),
                 max_messages: self.max_messages,
                 max_sessions: self.max_sessions,
                 store: self.store,

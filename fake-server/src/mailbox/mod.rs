@@ -153,8 +153,8 @@ pub struct Origin {
 
 #[derive(Debug, Clone)]
 pub struct MailboxConfig {
-    /// The server's name, for the trace header.
-    pub hostname: String,
+    /// The server's name, for the trace header; shared by every stored message.
+    pub hostname: Arc<str>,
     /// Messages kept in memory; the oldest are dropped beyond it (like Mailpit's `--max`).
     pub max_messages: usize,
     /// Finished sessions kept in memory.
@@ -178,8 +178,6 @@ pub struct Mailbox {
     stored: watch::Sender<u64>,
     /// Queue ids start with the start time so they stay unique across runs in one Maildir.
     id_prefix: String,
-    /// `config.hostname`, shared by every stored message.
-    hostname: Arc<str>,
     events: Option<EventSink>,
 }
 
@@ -194,7 +192,6 @@ impl Mailbox {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         Ok(Mailbox {
-            hostname: Arc::from(config.hostname.as_str()),
             config,
             maildir,
             inner: Mutex::new(Inner::default()),
@@ -239,7 +236,7 @@ impl Mailbox {
             esmtp: message.esmtp,
             tls: message.tls,
             authenticated: message.authenticated,
-            hostname: Arc::clone(&self.hostname),
+            hostname: Arc::clone(&self.config.hostname),
             envelope: message.transaction,
             transfer: message.transfer,
             report: message.report,
