@@ -40,6 +40,19 @@ fn listening_address(lines: &mut impl Iterator<Item = std::io::Result<String>>) 
         .expect("socket address")
 }
 
+type EventLines = std::io::Lines<BufReader<std::process::ChildStdout>>;
+
+/// `fake-smtp serve` on a free port, JSON events on, the log quiet, plus `extra` arguments:
+/// the child, its event lines after the `listening` event, and the address it gave.
+fn serve_json(extra: &[&str]) -> (Child, EventLines, SocketAddr) {
+    let mut args = vec!["serve", "--smtp", "127.0.0.1:0", "--json", "--quiet"];
+    args.extend_from_slice(extra);
+    let mut child = fake_smtp(&args);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address = listening_address(&mut lines);
+    (child, lines, address)
+}
+
 fn send_one(address: SocketAddr) -> String {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
@@ -102,11 +115,7 @@ fn serves_with_each_runtime_setting() {
         &["--idle-spin-us", "500"],
         &["--threads", "2"],
     ] {
-        let mut args = vec!["serve", "--smtp", "127.0.0.1:0", "--json", "--quiet"];
-        args.extend_from_slice(extra);
-        let mut child = fake_smtp(&args);
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let address = listening_address(&mut lines);
+        let (mut child, _events, address) = serve_json(extra);
         for _ in 0..3 {
             let output = send_one(address);
             assert!(
@@ -152,16 +161,8 @@ fn bad_arguments_exit_2() {
 fn store_writes_maildir_files() {
     let dir = std::env::temp_dir().join(format!("fake-smtp-cli-store-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut child = fake_smtp(&[
-        "serve",
-        "--smtp",
-        "127.0.0.1:0",
-        "--json",
-        "--store",
-        dir.to_str().expect("utf-8 path"),
-    ]);
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address = listening_address(&mut lines);
+    let (mut child, mut lines, address) =
+        serve_json(&["--store", dir.to_str().expect("utf-8 path")]);
     send_one(address);
     let message = next_event(&mut lines);
     let path = message["path"]
@@ -235,17 +236,7 @@ fn scenarios_lists_every_built_in_one_per_line() {
 
 #[test]
 fn serve_plays_a_built_in_scenario_by_name() {
-    let mut child = fake_smtp(&[
-        "serve",
-        "--smtp",
-        "127.0.0.1:0",
-        "--json",
-        "--quiet",
-        "--scenario",
-        "providers/qq/quit-garbage",
-    ]);
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address = listening_address(&mut lines);
+    let (mut child, _events, address) = serve_json(&["--scenario", "providers/qq/quit-garbage"]);
     let output = send_one(address);
     assert!(
         output
@@ -289,17 +280,7 @@ fn serve_refuses_a_bad_scenario_before_listening() {
 
 #[test]
 fn different_listeners_play_different_scenarios() {
-    let mut child = fake_smtp(&[
-        "serve",
-        "--smtp",
-        "127.0.0.1:0",
-        "--json",
-        "--quiet",
-        "--scenario",
-        "behaviours/greeting-554",
-    ]);
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let address = listening_address(&mut lines);
+    let (mut child, _events, address) = serve_json(&["--scenario", "behaviours/greeting-554"]);
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
