@@ -191,6 +191,35 @@ async fn with_a_store_each_message_is_a_maildir_file_with_its_transcript() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 10, item 1: queue ids were the start second plus a counter, and the Maildir name was
+/// made from them, so a server restarted (or a second one started) on the same store within
+/// a second acknowledged a message under a taken name and overwrote the first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_sharing_a_store_in_the_same_second_never_overwrite_each_other() {
+    let dir = temp_dir("shared-store");
+    let send = b"EHLO disk\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n\
+          Subject: one of two\r\n\r\nkept\r\n.\r\nQUIT\r\n";
+    let mut ids = Vec::new();
+    // Both within the same second: the first run is "killed" (dropped) and a second one
+    // starts on the same Maildir at once, as a restart would; a third runs beside it.
+    for _ in 0..3 {
+        let server = start_with(Server::builder().store_dir(&dir)).await;
+        let output = converse(server.smtp_addr(), send).await;
+        assert!(output.contains("250 2.0.0 OK queued as"), "{output}");
+        let messages = server.wait_for_messages(1, WAIT).await.expect("stored");
+        ids.push(messages[0].id.clone());
+    }
+    let files = std::fs::read_dir(dir.join("new")).expect("new/").count();
+    assert_eq!(
+        files, 3,
+        "every acknowledged message has its own file: {ids:?}"
+    );
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "queue ids are unique across runs: {ids:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_be_created_is_an_error_before_start() {
     let error = Server::builder()

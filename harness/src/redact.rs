@@ -13,8 +13,8 @@ fn patterns() -> &'static (Regex, Regex, Regex) {
         let compile = |re: &str| Regex::new(re).expect("a valid constant regex");
         (
             compile(r"(127\.0\.0\.\d+|\[::1\]|::1):\d+"),
-            // fake-smtp's queue ids (14 hex digits).
-            compile(r"\b[0-9A-F]{14}\b"),
+            // fake-smtp's queue ids (22 hex digits: start second, salt, serial).
+            compile(r"\b[0-9A-F]{22}\b"),
             // Other servers' "queued as <id>": Postfix's hexadecimal ids, or its long ids
             // (letters and digits with a 'z' between the time and the inode part).
             compile(r"(?i)(queued as) ([0-9A-F]{6,12}|[0-9A-Za-y]{8,}z[0-9A-Za-z]{4,})\b"),
@@ -64,7 +64,7 @@ mod tests {
     #[test]
     fn redacts_only_what_varies() {
         let text = "** connected 127.0.0.1:5000 -> 127.0.0.1:2525\n\
-S: 250 2.0.0 OK queued as 6B0A1F3C000001\n\
+S: 250 2.0.0 OK queued as 6B0A1F3C9E2D4A10000001\n\
 S: 250 2.0.0 Ok: queued as 4B3E11C2A7\n\
 S: 250 Mail OK queued as smtp11,token\n\
 C: AUTH CRAM-MD5\n\

@@ -1,8 +1,8 @@
 //! Messages on disk in Maildir layout (`tmp/`, `new/`, `cur/`), each fsynced before the
 //! server acknowledges it, with its session transcript as JSON in `transcripts/`.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,23 +40,32 @@ impl Maildir {
         &self.root
     }
 
-    /// Writes the message durably: to `tmp/`, fsync, rename into `new/`, fsync the folder.
+    /// Writes the message durably: to `tmp/`, fsync, link into `new/`, fsync the folder.
     /// Returns the path in `new/`.
+    ///
+    /// A delivered file is never replaced: the move into `new/` is a hard link, which fails
+    /// if the name is taken (a plain `rename` would silently overwrite an acknowledged
+    /// message). Whatever fails, nothing is left behind in `tmp/`.
     pub fn deliver(&self, name: &str, parts: &[&[u8]]) -> Result<PathBuf, MaildirError> {
         let tmp = self.root.join("tmp").join(name);
         let new = self.root.join("new").join(name);
         let write = |path: &Path| -> std::io::Result<()> {
-            let mut file = File::create(path)?;
+            let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
             for part in parts {
                 file.write_all(part)?;
             }
             file.sync_all()
         };
-        write(&tmp).map_err(|source| MaildirError::Write {
-            path: tmp.clone(),
-            source,
-        })?;
-        fs::rename(&tmp, &new).map_err(|source| MaildirError::Write {
+        if let Err(source) = write(&tmp) {
+            // `create_new` failing means another writer owns that name: leave its file alone.
+            if source.kind() != ErrorKind::AlreadyExists {
+                let _ = fs::remove_file(&tmp);
+            }
+            return Err(MaildirError::Write { path: tmp, source });
+        }
+        let moved = link_without_replacing(&tmp, &new);
+        let _ = fs::remove_file(&tmp);
+        moved.map_err(|source| MaildirError::Write {
             path: new.clone(),
             source,
         })?;
@@ -83,6 +92,18 @@ impl Maildir {
     }
 }
 
+/// Makes `to` name the file `from` names, failing with `AlreadyExists` if `to` exists. A hard
+/// link does that atomically; on a file system without hard links, a rename guarded by an
+/// existence check is the fallback (a narrow race, but only there).
+fn link_without_replacing(from: &Path, to: &Path) -> std::io::Result<()> {
+    match fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == ErrorKind::AlreadyExists => Err(error),
+        Err(_) if to.exists() => Err(ErrorKind::AlreadyExists.into()),
+        Err(_) => fs::rename(from, to),
+    }
+}
+
 fn sync_dir(path: &Path) -> Result<(), MaildirError> {
     File::open(path)
         .and_then(|dir| dir.sync_all())
@@ -90,4 +111,34 @@ fn sync_dir(path: &Path) -> Result<(), MaildirError> {
             path: path.to_owned(),
             source,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_maildir(name: &str) -> Maildir {
+        let dir =
+            std::env::temp_dir().join(format!("fake-smtp-maildir-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        Maildir::open(&dir).expect("maildir")
+    }
+
+    #[test]
+    fn a_second_delivery_under_a_taken_name_fails_and_keeps_the_first() {
+        let maildir = temp_maildir("taken");
+        let path = maildir
+            .deliver("same-name", &[b"first\r\n"])
+            .expect("first");
+        let error = maildir
+            .deliver("same-name", &[b"second\r\n"])
+            .expect_err("the name is taken");
+        assert!(error.to_string().contains("exists"), "{error}");
+        assert_eq!(fs::read(&path).expect("read"), b"first\r\n");
+        let leftovers = fs::read_dir(maildir.root().join("tmp"))
+            .expect("tmp")
+            .count();
+        assert_eq!(leftovers, 0, "nothing left in tmp/");
+        let _ = fs::remove_dir_all(maildir.root());
+    }
 }

@@ -176,7 +176,8 @@ pub struct Mailbox {
     inner: Mutex<Inner>,
     /// Messages ever stored, for waiters.
     stored: watch::Sender<u64>,
-    /// Queue ids start with the start time so they stay unique across runs in one Maildir.
+    /// Queue ids start with the start time and a random salt, so that they stay unique
+    /// across restarts and across servers sharing one Maildir (see [`queue_id_prefix`]).
     id_prefix: String,
     events: Option<EventSink>,
 }
@@ -187,16 +188,12 @@ impl Mailbox {
         events: Option<EventSink>,
     ) -> Result<Mailbox, maildir::MaildirError> {
         let maildir = config.store.as_deref().map(Maildir::open).transpose()?;
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         Ok(Mailbox {
             config,
             maildir,
             inner: Mutex::new(Inner::default()),
             stored: watch::channel(0).0,
-            id_prefix: format!("{:08X}", started as u32),
+            id_prefix: queue_id_prefix(SystemTime::now()),
             events,
         })
     }
@@ -353,12 +350,48 @@ async fn write_to_disk(
     })
 }
 
-/// `<seconds>.<queue id>.fake-smtp`: unique because queue ids are.
+/// The start of every queue id of one server run: the start second (8 hex digits), then 32
+/// random bits (8 hex digits). The second alone repeated itself when a server was restarted,
+/// or a second one started, on the same Maildir within a second; with the salt two runs share
+/// a prefix with odds of one in 2^32 even then, and the Maildir never overwrites a file anyway.
+fn queue_id_prefix(started: SystemTime) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let since_epoch = started.duration_since(UNIX_EPOCH).unwrap_or_default();
+    // std's RandomState is keyed from the operating system's randomness for each process.
+    let mut hasher = std::hash::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(since_epoch.as_nanos());
+    let salt = hasher.finish() as u32;
+    format!("{:08X}{salt:08X}", since_epoch.as_secs() as u32)
+}
+
+/// The Maildir's unique-name rule (time, microseconds, process id, a unique part):
+/// `<seconds>.M<microseconds>P<pid>Q<queue id>.fake-smtp`.
 fn maildir_name(stored: &StoredMessage) -> String {
-    let secs = stored
+    let since_epoch = stored
         .received_at
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    format!("{secs}.{}.fake-smtp", stored.id)
+        .unwrap_or_default();
+    format!(
+        "{}.M{}P{}Q{}.fake-smtp",
+        since_epoch.as_secs(),
+        since_epoch.subsec_micros(),
+        std::process::id(),
+        stored.id
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_runs_started_in_the_same_second_get_different_queue_ids() {
+        let now = SystemTime::now();
+        let first = queue_id_prefix(now);
+        let second = queue_id_prefix(now);
+        assert_eq!(first.len(), 16);
+        assert_eq!(first[..8], second[..8], "both start with the second");
+        assert_ne!(first, second, "the salt differs");
+    }
 }
