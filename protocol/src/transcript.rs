@@ -19,7 +19,10 @@ pub const HEAD_ENTRIES: usize = 1000;
 pub const TAIL_ENTRIES: usize = 1000;
 
 /// Longest client line kept verbatim; longer lines keep their start and their length.
-const MAX_LINE_SHOWN: usize = 1024;
+pub const MAX_LINE_SHOWN: usize = 1024;
+
+/// What follows the kept start of an over-long client line: `... (N octets)`.
+pub const TRUNCATION_MARK: &str = "... (";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "TranscriptRepr", into = "TranscriptRepr")]
@@ -69,6 +72,29 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// How a client line came, beside its text: the facts a conformance check needs that the
+/// text alone does not show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineMeta {
+    /// The line's first octet arrived before the server had written its answer to what came
+    /// before (the greeting, the previous command's reply, a 334 challenge): the client did
+    /// not wait. With PIPELINING that is allowed within a group (RFC 2920); without, or past a
+    /// command that must end a group, it is a fault.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pipelined: bool,
+    /// The line ended with a bare LF instead of CRLF (RFC 5321 §2.3.8).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bare_lf: bool,
+    /// The line's full length in octets, without its terminator, when the text kept is
+    /// shorter (over-long lines keep their start only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub octets: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Microseconds since the session started.
@@ -104,9 +130,13 @@ pub enum Event {
         peer: String,
         local: String,
     },
-    /// A line from the client (command or SASL response), escaped where not printable.
+    /// A line from the client (command or SASL response), escaped where not printable (see
+    /// [`escape_bytes`]; [`unescape`] gives the octets back).
     Client {
         line: String,
+        /// What the conformance checks need to know about how the line came.
+        #[serde(flatten)]
+        meta: LineMeta,
     },
     /// Reply lines from the server, without the final CRLF, joined by CRLF.
     Server {
@@ -120,6 +150,14 @@ pub enum Event {
     Content {
         octets: u64,
         summary: String,
+        /// The content's first octet arrived before the server had answered what came before
+        /// it (for DATA: before the 354).
+        #[serde(default, skip_serializing_if = "is_false")]
+        pipelined: bool,
+        /// What the decoder saw in the whole message: on the DATA content, and on the last
+        /// chunk of a BDAT transfer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report: Option<Box<ContentReport>>,
     },
     TlsEstablished {
         version: String,
@@ -175,6 +213,11 @@ impl Transcript {
         self.omitted
     }
 
+    /// The index (in [`Transcript::entries`]) where left-out entries would have been.
+    pub fn omitted_at(&self) -> Option<usize> {
+        (self.omitted > 0).then_some(self.head.len())
+    }
+
     /// Why the session ended, once it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
         self.entries().rev().find_map(|e| match e.event {
@@ -183,15 +226,34 @@ impl Transcript {
         })
     }
 
-    pub fn client_line(&mut self, at: Duration, line: &[u8]) {
+    /// Records a client line (without its terminator). Lines over [`MAX_LINE_SHOWN`] octets
+    /// keep their start, followed by `... (N octets)`, and their length in `meta.octets`.
+    pub fn client_line(&mut self, at: Duration, line: &[u8], mut meta: LineMeta) {
         let mut shown = self.recycled_text();
         if line.len() > MAX_LINE_SHOWN {
             escape_bytes_into(&mut shown, &line[..MAX_LINE_SHOWN]);
-            let _ = write!(shown, "... ({} octets)", line.len());
+            let _ = write!(shown, "{TRUNCATION_MARK}{} octets)", line.len());
+            meta.octets = Some(meta.octets.unwrap_or(0).max(line.len() as u64));
         } else {
             escape_bytes_into(&mut shown, line);
         }
-        self.push(at, Event::Client { line: shown });
+        self.push(at, Event::Client { line: shown, meta });
+    }
+
+    /// Attaches the decoder's report of a whole message to the last content event (the last
+    /// chunk of a BDAT transfer).
+    pub fn attach_report(&mut self, report: &ContentReport) {
+        let last = match self.tail.back_mut() {
+            Some(entry) => Some(entry),
+            None => self.head.last_mut(),
+        };
+        if let Some(Entry {
+            event: Event::Content { report: slot, .. },
+            ..
+        }) = last
+        {
+            *slot = Some(Box::new(report.clone()));
+        }
     }
 
     /// An empty string for the next line, reusing the buffer of the tail entry the next push
@@ -200,7 +262,7 @@ impl Transcript {
     fn recycled_text(&mut self) -> String {
         let full = self.head.len() >= HEAD_ENTRIES && self.tail.len() >= TAIL_ENTRIES;
         if let (true, Some(oldest)) = (full, self.tail.front_mut()) {
-            if let Event::Client { line: text } | Event::Server { text } = &mut oldest.event {
+            if let Event::Client { line: text, .. } | Event::Server { text } = &mut oldest.event {
                 let mut buffer = std::mem::take(text);
                 buffer.clear();
                 return buffer;
@@ -242,12 +304,15 @@ impl Transcript {
         );
     }
 
-    pub fn content(&mut self, at: Duration, report: &ContentReport) {
+    /// Records a whole message's content (DATA) with the decoder's report.
+    pub fn content(&mut self, at: Duration, report: &ContentReport, pipelined: bool) {
         self.push(
             at,
             Event::Content {
                 octets: report.octets,
                 summary: summarise_content(report),
+                pipelined,
+                report: Some(Box::new(report.clone())),
             },
         );
     }
@@ -283,7 +348,7 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Event::Connected { peer, local } => write!(f, "** connected {peer} -> {local}"),
-            Event::Client { line } => write!(f, "C: {line}"),
+            Event::Client { line, .. } => write!(f, "C: {line}"),
             Event::Server { text } => write!(f, "S: {}", text.replace("\r\n", "\nS: ")),
             Event::ServerRaw { bytes } => write!(f, "S (raw): {bytes}"),
             Event::Content { summary, .. } => write!(f, "C: <{summary}>"),
@@ -362,6 +427,45 @@ pub fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// The inverse of [`escape_bytes`]: `\\r`, `\\n`, `\\t`, `\\\\` and `\\xNN` back to their octets.
+/// An escape that [`escape_bytes`] never writes is kept as it is.
+pub fn unescape(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let hex = |at: usize| {
+            bytes
+                .get(at..at + 2)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        };
+        match bytes.get(i + 1) {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b't') => out.push(b'\t'),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') if hex(i + 2).is_some() => {
+                out.extend(hex(i + 2));
+                i += 4;
+                continue;
+            }
+            _ => {
+                out.push(b'\\');
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,11 +479,24 @@ mod tests {
     }
 
     #[test]
+    fn unescape_reverses_escape() {
+        for bytes in [
+            &b"EHLO x"[..],
+            b"\0\0\0\x1a\0",
+            b"a\xffb\r\n\\x41",
+            "é\t€".as_bytes(),
+            b"\\\\\\",
+        ] {
+            assert_eq!(unescape(&escape_bytes(bytes)), bytes);
+        }
+    }
+
+    #[test]
     fn renders_the_rfc_notation() {
         let mut t = Transcript::new();
         let ms = Duration::from_millis;
         t.server_bytes(ms(0), b"220 mx ESMTP\r\n");
-        t.client_line(ms(1), b"EHLO x");
+        t.client_line(ms(1), b"EHLO x", LineMeta::default());
         t.server_bytes(ms(2), b"250-mx\r\n250 SIZE 10\r\n");
         t.server_bytes(ms(3), b"\0\0\0\x1a\0\0\0");
         t.push(
@@ -403,7 +520,11 @@ mod tests {
         let mut t = Transcript::new();
         let total = HEAD_ENTRIES + TAIL_ENTRIES + 500;
         for i in 0..total {
-            t.client_line(Duration::ZERO, format!("NOOP {i}").as_bytes());
+            t.client_line(
+                Duration::ZERO,
+                format!("NOOP {i}").as_bytes(),
+                LineMeta::default(),
+            );
         }
         assert_eq!(t.omitted(), 500);
         assert_eq!(t.entries().count(), HEAD_ENTRIES + TAIL_ENTRIES);
@@ -427,7 +548,11 @@ mod tests {
             let entry = match i % 3 {
                 0 => {
                     let line = "x".repeat(i % 17);
-                    t.client_line(Duration::ZERO, format!("RCPT TO:<{line}>").as_bytes());
+                    t.client_line(
+                        Duration::ZERO,
+                        format!("RCPT TO:<{line}>").as_bytes(),
+                        LineMeta::default(),
+                    );
                     format!("C: RCPT TO:<{line}>")
                 }
                 1 => {

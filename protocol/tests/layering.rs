@@ -23,6 +23,17 @@ fn the_protocol_crate_is_pure() {
     );
 }
 
+/// The conformance checks follow the same rule: pure judges over what a session recorded.
+#[test]
+fn the_conformance_crate_is_pure() {
+    let output = check("smtp-conformance");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 #[test]
 fn the_check_catches_a_crate_that_does_io() {
     let output = check("fake-server");

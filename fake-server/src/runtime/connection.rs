@@ -123,7 +123,11 @@ pub async fn drive(
                     session.message_stored(elapsed(), result);
                 }
                 Action::Wait(duration) => {
-                    tokio::time::sleep(duration).await;
+                    let deadline = Instant::now() + duration;
+                    if wait_reading(&mut session, &mut stream, &mut buffer, deadline, elapsed).await
+                    {
+                        last_input = Instant::now();
+                    }
                     session.resume(elapsed());
                 }
                 Action::StartTls => {
@@ -196,6 +200,48 @@ pub async fn drive(
             transcript,
         })
         .await;
+}
+
+/// Input read while the session waits is kept up to this many octets; past it the client
+/// waits too (TCP flow control), so a flood during a long delay costs no memory.
+const WAIT_READ_LIMIT: usize = 64 * 1024;
+
+/// Sleeps until `deadline` while still reading: what the client sends during a delayed reply
+/// (a slow greeting, a tarpit) reaches the session as sent before that reply, which is what
+/// the conformance checks must see (an early talker, a client that does not wait). Returns
+/// true when something was read.
+async fn wait_reading(
+    session: &mut Session<Box<dyn Policy>>,
+    stream: &mut Connection,
+    buffer: &mut [u8],
+    deadline: Instant,
+    elapsed: impl Fn() -> Duration,
+) -> bool {
+    let mut read_any = false;
+    let mut open = true;
+    loop {
+        if !open || session.is_closed() || session.buffered_input() >= WAIT_READ_LIMIT {
+            tokio::time::sleep_until(deadline).await;
+            return read_any;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return read_any,
+            read = stream.read(buffer) => match read {
+                Ok(0) => {
+                    open = false;
+                    session.peer_closed(elapsed());
+                }
+                Ok(n) => {
+                    read_any = true;
+                    session.receive(elapsed(), &buffer[..n]);
+                }
+                Err(error) => {
+                    open = false;
+                    session.connection_lost(elapsed(), &error.to_string());
+                }
+            },
+        }
+    }
 }
 
 /// Resolves when the shutdown stage changes, giving the receiver back (`None` once the

@@ -20,7 +20,7 @@ use smtp_protocol::framing::{Framed, LineFramer};
 use smtp_protocol::params::{Body, MailParam};
 use smtp_protocol::reply::{Reply, ReplyParser};
 use smtp_protocol::sasl::{self, ClientExchange, ClientOptions, Credentials, Mechanism, Secret};
-use smtp_protocol::transcript::{CloseReason, Event, Transcript};
+use smtp_protocol::transcript::{CloseReason, Event, LineMeta, Transcript};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -641,8 +641,9 @@ impl Client {
             let mut bytes = bdat.to_line().into_bytes();
             let now = self.now();
             self.transcript
-                .client_line(now, bdat.to_string().as_bytes());
-            self.record_content(content.len());
+                .client_line(now, bdat.to_string().as_bytes(), LineMeta::default());
+            // The chunk follows its BDAT line without a reply in between (RFC 3030 §2).
+            self.record_content(content.len(), true);
             bytes.extend_from_slice(&content);
             self.write_raw(&bytes).await?;
             self.read_reply("the BDAT reply", timeouts.data_end).await?
@@ -657,7 +658,7 @@ impl Client {
             if data_reply.code.get() != 354 {
                 return Err(rejected(&Command::Data, data_reply));
             }
-            self.record_content(content.len());
+            self.record_content(content.len(), false);
             let stuffed = message::dot_stuff(&content);
             self.write_raw(&stuffed).await?;
             self.read_reply("the end-of-data reply", timeouts.data_end)
@@ -709,13 +710,15 @@ impl Client {
         Ok(params)
     }
 
-    fn record_content(&mut self, octets: usize) {
+    fn record_content(&mut self, octets: usize, pipelined: bool) {
         let now = self.now();
         self.transcript.push(
             now,
             Event::Content {
                 octets: octets as u64,
                 summary: format!("{octets} octets of content"),
+                pipelined,
+                report: None,
             },
         );
     }
@@ -766,7 +769,8 @@ impl Client {
     /// A raw line (a SASL response), and its reply.
     async fn line(&mut self, line: &str, waiting_for: &'static str) -> Result<Reply, ClientError> {
         let now = self.now();
-        self.transcript.client_line(now, line.as_bytes());
+        self.transcript
+            .client_line(now, line.as_bytes(), LineMeta::default());
         let mut bytes = line.as_bytes().to_vec();
         bytes.extend_from_slice(b"\r\n");
         self.write_raw(&bytes).await?;
@@ -776,10 +780,15 @@ impl Client {
 
     async fn write_commands(&mut self, commands: &[&Command]) -> Result<(), ClientError> {
         let mut bytes = Vec::new();
-        for command in commands {
+        for (i, command) in commands.iter().enumerate() {
             let line = command.to_string();
             let now = self.now();
-            self.transcript.client_line(now, line.as_bytes());
+            // Every command of a group after the first is sent before the replies (RFC 2920).
+            let meta = LineMeta {
+                pipelined: i > 0,
+                ..LineMeta::default()
+            };
+            self.transcript.client_line(now, line.as_bytes(), meta);
             bytes.extend_from_slice(line.as_bytes());
             bytes.extend_from_slice(b"\r\n");
         }

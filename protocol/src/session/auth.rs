@@ -106,8 +106,9 @@ impl<P: Policy> Session<P> {
     }
 
     /// A client line during the exchange (RFC 4954 §4: base64, or `*` to cancel).
-    pub(super) fn handle_sasl_line(&mut self, line: &[u8]) {
-        self.transcript.client_line(self.now, line);
+    pub(super) fn handle_sasl_line(&mut self, line: &[u8], ending: LineEnding) {
+        let meta = self.line_meta(ending);
+        self.transcript.client_line(self.now, line, meta);
         let Phase::Sasl(mut state) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return;
         };

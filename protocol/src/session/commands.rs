@@ -23,7 +23,8 @@ pub(super) enum Effect {
 impl<P: Policy> Session<P> {
     pub(super) fn handle_line(&mut self, line: &[u8], ending: LineEnding) {
         self.commands += 1;
-        self.transcript.client_line(self.now, line);
+        let meta = self.line_meta(ending);
+        self.transcript.client_line(self.now, line, meta);
         if ending == LineEnding::BareLf && !self.noted_bare_lf {
             self.noted_bare_lf = true;
             self.transcript.note(
@@ -560,11 +561,14 @@ impl<P: Policy> Session<P> {
         let Command::Bdat { size, .. } = chunk.command else {
             return;
         };
+        let pipelined = self.content_early.take().unwrap_or(false);
         self.transcript.push(
             self.now,
             Event::Content {
                 octets: size,
                 summary: format!("{size} octets of BDAT chunk"),
+                pipelined,
+                report: None,
             },
         );
         let oversized = self.bdat.as_ref().is_some_and(|r| r.is_oversized());

@@ -29,7 +29,7 @@ use crate::data::{ChunkReader, ContentReport, DataDecoder};
 use crate::extension::Extensions;
 use crate::framing::{Framed, LineEnding, LineFramer};
 use crate::reply::{EnhancedCode, Reply};
-use crate::transcript::{CloseReason, Event, Transcript};
+use crate::transcript::{CloseReason, Event, LineMeta, Transcript};
 
 /// What the runtime must do next.
 #[derive(Debug)]
@@ -160,6 +160,13 @@ pub struct Session<P: Policy = DefaultPolicy> {
     commands: u32,
     messages: u32,
     noted_bare_lf: bool,
+    /// The first `early_until` octets of `input` arrived before the server had answered what
+    /// came before them (see [`LineMeta::pipelined`]).
+    early_until: usize,
+    /// Whether the unit of input being processed now began early.
+    unit_early: bool,
+    /// Whether the content being received began early (set at its first octet).
+    content_early: Option<bool>,
 }
 
 impl<P: Policy> Session<P> {
@@ -195,6 +202,9 @@ impl<P: Policy> Session<P> {
             commands: 0,
             messages: 0,
             noted_bare_lf: false,
+            early_until: 0,
+            unit_early: false,
+            content_early: None,
             peer,
         };
         session.transcript.push(
@@ -246,8 +256,19 @@ impl<P: Policy> Session<P> {
         if matches!(self.phase, Phase::Closed) {
             return;
         }
+        if self.awaiting.is_some() || !self.pending.is_empty() {
+            // The server still owes an answer (a delayed reply, the greeting): whatever the
+            // client sends now, it sends without waiting for it.
+            self.early_until = self.input.len() + bytes.len();
+        }
         self.input.extend_from_slice(bytes);
         self.run();
+    }
+
+    /// Octets received and not yet processed (the runtime stops reading past a bound while
+    /// the session waits).
+    pub fn buffered_input(&self) -> usize {
+        self.input.len()
     }
 
     /// The client closed its side. Input already received is still processed and answered
@@ -475,13 +496,20 @@ impl<P: Policy> Session<P> {
                 self.run_pending(pending);
                 continue;
             }
+            self.unit_early = offset < self.early_until;
             let (consumed, progressed) = self.process_input(&input[offset..]);
             offset += consumed;
+            if progressed && offset < input.len() {
+                // A unit was complete and more followed in the same batch: what follows
+                // arrived before the server's answer to it.
+                self.early_until = input.len();
+            }
             if !progressed {
                 break;
             }
         }
         input.drain(..offset);
+        self.early_until = self.early_until.saturating_sub(offset);
         if matches!(self.awaiting, Some(Awaiting::TlsHandshake)) && !input.is_empty() {
             // RFC 3207 §6: what came in the clear after STARTTLS must not be executed once
             // TLS is up (the command-injection defence, S-3207-DISCARD-PIPELINED-PLAINTEXT).
@@ -626,7 +654,8 @@ impl<P: Policy> Session<P> {
                 let pipelined = input.len() > consumed;
                 match self.config.pipelining {
                     PipeliningMode::Refuse if pipelined => {
-                        self.transcript.client_line(self.now, line);
+                        let meta = self.line_meta(ending);
+                        self.transcript.client_line(self.now, line, meta);
                         self.transcript.note(
                             self.now,
                             None,
@@ -659,7 +688,11 @@ impl<P: Policy> Session<P> {
             }
             Framed::TooLong { consumed, complete } => {
                 let shown = &input[..consumed.min(64)];
-                self.transcript.client_line(self.now, shown);
+                let meta = LineMeta {
+                    octets: Some(consumed as u64),
+                    ..self.line_meta(LineEnding::CrLf)
+                };
+                self.transcript.client_line(self.now, shown, meta);
                 self.transcript.note(
                     self.now,
                     Some("C-5321-CMD-LINE-512"),
@@ -682,13 +715,21 @@ impl<P: Policy> Session<P> {
     fn process_sasl_input(&mut self, input: &[u8]) -> (usize, bool) {
         match self.framer.next_line(input) {
             Framed::NeedMore => (0, false),
-            Framed::Line { line, consumed, .. } => {
-                self.handle_sasl_line(line);
+            Framed::Line {
+                line,
+                ending,
+                consumed,
+            } => {
+                self.handle_sasl_line(line, ending);
                 (consumed, true)
             }
             Framed::TooLong { consumed, .. } => {
+                let meta = LineMeta {
+                    octets: Some(consumed as u64),
+                    ..self.line_meta(LineEnding::CrLf)
+                };
                 self.transcript
-                    .client_line(self.now, &input[..consumed.min(64)]);
+                    .client_line(self.now, &input[..consumed.min(64)], meta);
                 self.sasl_line_too_long();
                 (consumed, true)
             }
@@ -696,7 +737,24 @@ impl<P: Policy> Session<P> {
         }
     }
 
+    /// How the line being processed came: early or not, and its terminator.
+    fn line_meta(&self, ending: LineEnding) -> LineMeta {
+        LineMeta {
+            pipelined: self.unit_early,
+            bare_lf: ending == LineEnding::BareLf,
+            octets: None,
+        }
+    }
+
+    /// Notes whether content begins early, at its first octet.
+    fn mark_content_start(&mut self, input: &[u8]) {
+        if self.content_early.is_none() && !input.is_empty() {
+            self.content_early = Some(self.unit_early);
+        }
+    }
+
     fn process_data_input(&mut self, input: &[u8]) -> (usize, bool) {
+        self.mark_content_start(input);
         let Phase::Data(decoder) = &mut self.phase else {
             return (0, false);
         };
@@ -714,6 +772,7 @@ impl<P: Policy> Session<P> {
     }
 
     fn process_chunk_input(&mut self, input: &[u8]) -> (usize, bool) {
+        self.mark_content_start(input);
         let Phase::Chunk(chunk) = &mut self.phase else {
             return (0, false);
         };
@@ -766,7 +825,14 @@ impl<P: Policy> Session<P> {
         oversized: bool,
         transfer: Transfer,
     ) {
-        self.transcript.content(self.now, &report);
+        match transfer {
+            Transfer::Data => {
+                let early = self.content_early.take().unwrap_or(false);
+                self.transcript.content(self.now, &report, early);
+            }
+            // The last chunk's event is already recorded: it gets the whole message's report.
+            Transfer::Bdat => self.transcript.attach_report(&report),
+        }
         self.note_content(&report);
         let transaction = self.transaction.take();
         self.bdat = None;

@@ -1,0 +1,99 @@
+//! Judges an SMTP client against the RFCs: every client check of the conformance checklist
+//! (see `docs/checks.md`), as pure functions over what a session recorded (its transcript)
+//! and the messages the client sent. No I/O, no clock: the server and the harness hand in what
+//! they recorded and get a [`Report`] back. Checks never change what the server answers.
+//!
+//! Layout:
+//! - [`check`]: what a check is ([`CheckInfo`]), what a judge returns ([`Outcome`],
+//!   [`Finding`]);
+//! - [`catalogue`]: the 237 client checks with their level and source;
+//! - [`model`]: a session's transcript replayed into units, replies and state;
+//! - [`message`]: a message split into entities, and the message-format checks;
+//! - [`session`]: the session checks, by RFC;
+//! - [`report`]: results, counts, evidence; [`render`]: a transcript with its failures marked;
+//! - [`docs`]: the generated table of checks.
+
+pub mod catalogue;
+pub mod check;
+pub mod docs;
+pub mod judges;
+pub mod message;
+pub mod model;
+pub mod render;
+pub mod report;
+pub mod session;
+#[doc(hidden)]
+pub mod testing;
+
+pub use check::{CheckInfo, Finding, Level, Location, Mode, Outcome, Status};
+pub use judges::{Judge, Run};
+pub use message::model::{MessageInput, MessageModel};
+pub use model::SessionModel;
+pub use report::{CheckResult, Counts, Evidence, Report};
+
+use smtp_protocol::transcript::Transcript;
+
+/// The check with this ID.
+pub fn info(id: &str) -> Option<&'static CheckInfo> {
+    catalogue::CATALOGUE.iter().find(|c| c.id == id)
+}
+
+/// Position of a check in the catalogue (the order reports use).
+pub(crate) fn catalogue_index(id: &str) -> Option<usize> {
+    catalogue::CATALOGUE.iter().position(|c| c.id == id)
+}
+
+/// Runs every session check over a transcript.
+pub fn judge_session(transcript: &Transcript) -> Report {
+    let model = SessionModel::build(transcript);
+    let mut report = Report::default();
+    for judge in judges::all() {
+        if let Run::Session(run) = judge.run {
+            report.results.push(judge.result(run(&model), None));
+        }
+    }
+    report.sort();
+    report
+}
+
+/// Runs every message check over one message.
+pub fn judge_message(input: MessageInput<'_>) -> Report {
+    let model = MessageModel::build(input);
+    let mut report = Report::default();
+    for judge in judges::all() {
+        if let Run::Message(run) = judge.run {
+            report.results.push(judge.result(run(&model), input.id));
+        }
+    }
+    report.sort();
+    report
+}
+
+/// The message checks' results for a session in which no message was received: each is
+/// not applicable.
+pub fn no_messages() -> Report {
+    let mut report = Report::default();
+    for judge in judges::all() {
+        if let Run::Message(_) = judge.run {
+            report.results.push(judge.result(
+                Outcome::not_applicable("no message was received in this session"),
+                None,
+            ));
+        }
+    }
+    report.sort();
+    report
+}
+
+/// Runs every check: the session checks over the transcript, the message checks over each
+/// message (merged check by check: the worst result wins).
+pub fn judge(transcript: &Transcript, messages: &[MessageInput<'_>]) -> Report {
+    let mut report = judge_session(transcript);
+    if messages.is_empty() {
+        report.merge(no_messages());
+    }
+    for message in messages {
+        report.merge(judge_message(*message));
+    }
+    report
+}
