@@ -66,6 +66,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1025")]
     pub smtp: Vec<SocketAddr>,
 
+    /// Offer STARTTLS on the plain SMTP listeners too (they are plain by default, so that
+    /// every client's default settings work against a local sink).
+    #[arg(long)]
+    pub smtp_starttls: bool,
+
     /// Submission listener (STARTTLS; RFC 6409), or `off`.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1587", value_parser = parse_optional_addr)]
     pub submission: OptionalAddr,
@@ -272,7 +277,8 @@ impl ServeArgs {
             .session_config(session)
             .max_messages(self.max_messages)
             .max_connections(self.max_connections)
-            .shutdown_grace(self.shutdown_grace);
+            .shutdown_grace(self.shutdown_grace)
+            .smtp_starttls(self.smtp_starttls);
         let per_listener = |name: &str| {
             scenarios
                 .per_listener

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
+use smtp_conformance::{Counts, Report, Status};
 
 use crate::mailbox::{SessionRecord, StoredMessage, Summary};
 
@@ -32,6 +33,10 @@ pub enum ServerEvent {
         summary: Summary,
         #[serde(skip_serializing_if = "Option::is_none")]
         path: Option<String>,
+        /// The message checks' verdict: counts per status, and the IDs that failed and warned
+        /// (docs/checks.md).
+        #[serde(flatten)]
+        checks: Verdict,
     },
     /// A session ended.
     Session {
@@ -41,11 +46,34 @@ pub enum ServerEvent {
         duration_ms: u64,
         messages: Vec<String>,
         close_reason: Option<smtp_protocol::transcript::CloseReason>,
-        /// Conformance observations noted during the session, as `ID: text`.
+        /// The session's verdict: every client check (session and message checks), as counts
+        /// per status and the IDs that failed and warned (docs/checks.md).
+        #[serde(flatten)]
+        checks: Verdict,
+        /// What the server noted during the session: `ID: text` for observations tied to a
+        /// check, the text alone for the others.
         notes: Vec<String>,
     },
     /// The server stopped accepting and is finishing its sessions.
     ShuttingDown { open_sessions: usize },
+}
+
+/// A report reduced to what a script needs: counts, and which checks failed or warned.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Verdict {
+    pub checks: Counts,
+    pub failed: Vec<&'static str>,
+    pub warned: Vec<&'static str>,
+}
+
+impl Verdict {
+    pub fn of(report: &Report) -> Verdict {
+        Verdict {
+            checks: report.counts(),
+            failed: report.ids(Status::Fail),
+            warned: report.ids(Status::Warn),
+        }
+    }
 }
 
 impl ServerEvent {
@@ -62,6 +90,7 @@ impl ServerEvent {
             authenticated: stored.authenticated.clone(),
             summary: stored.summary().clone(),
             path: stored.path.as_ref().map(|p| p.display().to_string()),
+            checks: stored.checks().map(Verdict::of).unwrap_or_default(),
         }
     }
 
@@ -75,6 +104,7 @@ impl ServerEvent {
                     check: Some(check),
                     text,
                 } => Some(format!("{check}: {text}")),
+                Event::Note { check: None, text } => Some(text.clone()),
                 _ => None,
             })
             .collect();
@@ -85,6 +115,7 @@ impl ServerEvent {
             duration_ms: record.duration_ms,
             messages: record.messages.clone(),
             close_reason: record.close_reason,
+            checks: Verdict::of(&record.checks),
             notes,
         }
     }

@@ -24,7 +24,9 @@ use crate::tls::{TlsContext, TlsSetup};
 /// What a listener is for; each kind has its own defaults (all changeable by scenario).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListenerKind {
-    /// Relay-style SMTP (1025 by default): STARTTLS offered when TLS is set up.
+    /// Relay-style SMTP (1025 by default): plain, so that every client's defaults work on a
+    /// local sink; STARTTLS only when asked ([`ServerBuilder::smtp_starttls`], or a
+    /// scenario's `server: { starttls: true }`) and TLS is set up.
     Smtp,
     /// Message submission (1587, RFC 6409): STARTTLS offered.
     Submission,
@@ -77,6 +79,7 @@ pub struct ServerBuilder {
     shutdown_grace: Duration,
     events: Option<EventSink>,
     tls: Option<TlsSetup>,
+    smtp_starttls: bool,
 }
 
 impl Default for ServerBuilder {
@@ -92,6 +95,7 @@ impl Default for ServerBuilder {
             shutdown_grace: Duration::from_secs(10),
             events: None,
             tls: None,
+            smtp_starttls: false,
         }
     }
 }
@@ -124,6 +128,14 @@ impl ServerBuilder {
     /// offers STARTTLS too.
     pub fn tls(mut self, setup: TlsSetup) -> Self {
         self.tls = Some(setup);
+        self
+    }
+
+    /// Offers STARTTLS on the relay-style SMTP listeners too (they are plain by default, as
+    /// a local sink's port must be: clients that upgrade whenever STARTTLS is offered would
+    /// fail to verify the local CA and send nothing). Needs TLS set up.
+    pub fn smtp_starttls(mut self, on: bool) -> Self {
+        self.smtp_starttls = on;
         self
     }
 
@@ -242,7 +254,11 @@ impl ServerBuilder {
                 });
             }
             addresses.push((name.to_owned(), address));
-            let base = listener_profile(spec.kind, &self.session, tls.is_some());
+            let base = listener_profile(
+                spec.kind,
+                &self.session,
+                tls.is_some() && (spec.kind != ListenerKind::Smtp || self.smtp_starttls),
+            );
             let scenario = spec.scenario.or_else(|| self.scenario.clone());
             // A scenario may ask for another certificate or TLS versions: its own context,
             // signed by the same CA.
@@ -261,7 +277,9 @@ impl ServerBuilder {
             };
             let (session_config, policy) = match scenario {
                 Some(scenario) => {
-                    let config = scenario.session_config(&base);
+                    // A scenario may turn STARTTLS on or off where the listener can do TLS.
+                    let tls_possible = listener_tls.is_some() && spec.kind != ListenerKind::Smtps;
+                    let config = scenario.session_config(&base, tls_possible);
                     tracing::info!(listener = name, scenario = %scenario.name, "playing scenario");
                     let policy: Arc<dyn PolicyFactory> = Arc::new(ScenarioPolicyFactory::new(
                         scenario,
@@ -307,9 +325,10 @@ impl ServerBuilder {
 
 /// The session defaults of a kind of listener (issue: listener policies), before any
 /// scenario. STARTTLS is offered wherever TLS is set up and not already active.
-fn listener_profile(kind: ListenerKind, base: &SessionConfig, tls: bool) -> SessionConfig {
+/// A listener's session settings; `starttls` says whether it offers STARTTLS.
+fn listener_profile(kind: ListenerKind, base: &SessionConfig, starttls: bool) -> SessionConfig {
     let mut config = base.clone();
-    config.starttls = tls && kind != ListenerKind::Smtps;
+    config.starttls = starttls && kind != ListenerKind::Smtps;
     if config.auth.mechanisms.is_empty() {
         // Every mechanism; plaintext ones only under TLS unless the base says otherwise.
         config.auth.mechanisms = smtp_protocol::sasl::Mechanism::ALL.to_vec();

@@ -128,6 +128,37 @@ fn serves_with_each_runtime_setting() {
     }
 }
 
+/// The EHLO reply of the listener at `address`.
+fn ehlo_reply(address: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream.write_all(b"EHLO cli\r\nQUIT\r\n").expect("write");
+    let mut output = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut output).expect("read");
+    output
+}
+
+/// Issue 9, item 16: the sink's plain port offered STARTTLS, so clients that upgrade whenever
+/// it is offered (nodemailer, aiosmtplib, PHPMailer, Go's net/smtp at their defaults) failed to
+/// verify the local CA and sent nothing. It is plain unless asked.
+#[test]
+fn the_plain_listener_offers_no_starttls_unless_asked() {
+    let (mut child, _events, address) = serve_json(&[]);
+    let plain = ehlo_reply(address);
+    assert!(plain.contains("250-PIPELINING"), "{plain}");
+    assert!(!plain.contains("STARTTLS"), "{plain}");
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+
+    let (mut child, _events, address) = serve_json(&["--smtp-starttls"]);
+    let asked = ehlo_reply(address);
+    assert!(asked.contains("250-STARTTLS"), "{asked}");
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+}
+
 #[test]
 fn a_port_in_use_exits_2_with_one_clear_line() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -65,6 +65,7 @@ async fn start_tls(name: &str, scenario: Option<Scenario>, auth: AuthConfig) -> 
         .submission(loopback())
         .smtps(loopback())
         .tls(TlsSetup::new().ca_dir(dir.join("ca")))
+        .smtp_starttls(true)
         .session_config(SessionConfig {
             auth,
             ..SessionConfig::default()

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
+use smtp_conformance::{MessageInput, Report};
 use smtp_protocol::data::ContentReport;
 use smtp_protocol::session::{ReceivedMessage, StoreError, Transaction, Transfer};
 use smtp_protocol::transcript::{CloseReason, Transcript};
@@ -51,9 +52,47 @@ pub struct StoredMessage {
     pub path: Option<PathBuf>,
     #[serde(skip)]
     summary: OnceLock<Summary>,
+    /// The message checks' results, once judged (after the reply to its end of data).
+    #[serde(
+        skip_serializing_if = "is_unset",
+        serialize_with = "serialize_checks"
+    )]
+    checks: OnceLock<Report>,
+}
+
+fn is_unset(cell: &OnceLock<Report>) -> bool {
+    cell.get().is_none()
+}
+
+fn serialize_checks<S: serde::Serializer>(cell: &OnceLock<Report>, s: S) -> Result<S::Ok, S::Error> {
+    cell.get().serialize(s)
 }
 
 impl StoredMessage {
+    /// The message checks' results (RFC 5322, MIME, encoded-words ...: see docs/checks.md);
+    /// `None` until judged, which happens right after the client got its 250 and before the
+    /// message counts for [`Mailbox::wait_for`].
+    pub fn checks(&self) -> Option<&Report> {
+        self.checks.get()
+    }
+
+    /// Judges the message once; later calls return the same report.
+    pub fn judge(&self) -> &Report {
+        self.checks
+            .get_or_init(|| smtp_conformance::judge_message(self.check_input()))
+    }
+
+    /// What the message checks look at: the content and how MAIL announced it.
+    pub fn check_input(&self) -> MessageInput<'_> {
+        MessageInput {
+            content: &self.raw,
+            id: Some(&self.id),
+            transfer: self.transfer,
+            body: self.envelope.body(),
+            smtputf8: self.envelope.smtputf8(),
+        }
+    }
+
     /// Subject, From, To and attachments, parsed on first use.
     pub fn summary(&self) -> &Summary {
         self.summary.get_or_init(|| summary::summarise(&self.raw))
@@ -133,6 +172,15 @@ pub struct SessionRecord {
     pub messages: Vec<String>,
     pub close_reason: Option<CloseReason>,
     pub transcript: Transcript,
+    /// Every client check's result for this session and its messages (docs/checks.md).
+    pub checks: Report,
+}
+
+impl SessionRecord {
+    /// The transcript with each failed or warned check under the entry it points at.
+    pub fn marked_transcript(&self) -> String {
+        smtp_conformance::render::marked(&self.transcript, &self.checks)
+    }
 }
 
 fn serialize_time<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -209,13 +257,15 @@ impl Mailbox {
         self.maildir.is_some()
     }
 
-    /// Stores a message; returns its queue id once it is safe to acknowledge.
+    /// Stores a message; returns it once it is safe to acknowledge. It is listed in
+    /// [`Mailbox::messages`] at once; call [`Mailbox::accepted`] once the client has its
+    /// reply, to judge it, announce it and wake waiters.
     pub async fn store(
         &self,
         message: ReceivedMessage,
         origin: &Origin,
         transcript: Option<Transcript>,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Arc<StoredMessage>, StoreError> {
         let serial = {
             let mut inner = self.lock();
             inner.next_message += 1;
@@ -224,7 +274,7 @@ impl Mailbox {
         let id = format!("{}{serial:06X}", self.id_prefix);
         let received_at = SystemTime::now();
         let mut stored = StoredMessage {
-            id: id.clone(),
+            id,
             session_id: origin.session_id,
             listener: Arc::clone(&origin.listener),
             peer: origin.peer,
@@ -240,6 +290,7 @@ impl Mailbox {
             raw: message.content,
             path: None,
             summary: OnceLock::new(),
+            checks: OnceLock::new(),
         };
         if let Some(maildir) = &self.maildir {
             stored = write_to_disk(maildir.clone(), stored, transcript).await?;
@@ -252,13 +303,6 @@ impl Mailbox {
                 inner.messages.pop_front();
             }
         }
-        // Waking waiters costs a lock; skip it when nobody waits (the common case). A
-        // later waiter still sees the count: `wait_for` checks the current value first.
-        let waiters = self.stored.receiver_count() > 0;
-        self.stored.send_if_modified(|n| {
-            *n += 1;
-            waiters
-        });
         tracing::info!(
             id = %stored.id,
             from = %stored.mail_from(),
@@ -266,17 +310,37 @@ impl Mailbox {
             octets = stored.raw.len(),
             "message accepted"
         );
-        if let Some(events) = &self.events {
-            events.emit(&ServerEvent::message(&stored));
+        Ok(stored)
+    }
+
+    /// A stored message whose 250 has been sent: judges it, emits its event and wakes the
+    /// waiters (who then see its check results).
+    pub fn accepted(&self, stored: &StoredMessage) {
+        let checks = stored.judge();
+        if checks.counts().fail > 0 {
+            tracing::info!(
+                id = %stored.id,
+                failed = %checks.ids(smtp_conformance::Status::Fail).join(" "),
+                "message checks failed (docs/checks.md)"
+            );
         }
-        Ok(id)
+        if let Some(events) = &self.events {
+            events.emit(&ServerEvent::message(stored));
+        }
+        // Waking waiters costs a lock; skip it when nobody waits (the common case). A
+        // later waiter still sees the count: `wait_for` checks the current value first.
+        let waiters = self.stored.receiver_count() > 0;
+        self.stored.send_if_modified(|n| {
+            *n += 1;
+            waiters
+        });
     }
 
     /// Records a finished session; with a Maildir, rewrites its messages' transcripts in full.
     pub async fn finish_session(&self, record: SessionRecord) {
         if let Some(maildir) = &self.maildir {
             for id in &record.messages {
-                let json = transcript_json(id, &record.transcript);
+                let json = transcript_json(id, &record.transcript, Some(&record.checks));
                 let maildir = maildir.clone();
                 let name = id.clone();
                 let result =
@@ -321,12 +385,15 @@ impl Mailbox {
     }
 }
 
-fn transcript_json(id: &str, transcript: &Transcript) -> Vec<u8> {
-    serde_json::to_vec_pretty(&serde_json::json!({
+fn transcript_json(id: &str, transcript: &Transcript, checks: Option<&Report>) -> Vec<u8> {
+    let mut value = serde_json::json!({
         "message": id,
         "transcript": transcript,
-    }))
-    .unwrap_or_default()
+    });
+    if let Some(checks) = checks {
+        value["checks"] = serde_json::to_value(checks).unwrap_or_default();
+    }
+    serde_json::to_vec_pretty(&value).unwrap_or_default()
 }
 
 async fn write_to_disk(
@@ -335,7 +402,7 @@ async fn write_to_disk(
     transcript: Option<Transcript>,
 ) -> Result<StoredMessage, StoreError> {
     let name = maildir_name(&stored);
-    let json = transcript_json(&stored.id, &transcript.unwrap_or_default());
+    let json = transcript_json(&stored.id, &transcript.unwrap_or_default(), None);
     tokio::task::spawn_blocking(move || {
         let path = maildir.deliver(&name, &[stored.trace_header().as_bytes(), &stored.raw])?;
         maildir.write_transcript(&stored.id, &json)?;

@@ -12,7 +12,8 @@ use tokio::time::Instant;
 
 use super::shutdown::Stage;
 use super::stream::Connection;
-use crate::mailbox::{Mailbox, Origin, SessionRecord};
+use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage};
+use smtp_conformance::Report;
 
 /// Makes a fresh policy for each session of a listener.
 pub trait PolicyFactory: Send + Sync {
@@ -87,8 +88,22 @@ pub async fn drive(
         },
         Duration::ZERO,
     );
+    if let (Some(_), Some(invalid)) = (
+        &session.tls(),
+        ctx.tls.as_ref().and_then(|t| t.invalid_certificate()),
+    ) {
+        session.observe(
+            Duration::ZERO,
+            CERT_CHECK,
+            &format!("certificate presented: {invalid}"),
+        );
+    }
     let mut buffer = vec![0u8; READ_BUFFER];
     let mut messages = Vec::new();
+    // Messages stored and acknowledged, judged once their 250 is written (the checks never
+    // delay a reply), and the message checks' results so far.
+    let mut to_judge: Vec<Arc<StoredMessage>> = Vec::new();
+    let mut message_checks: Option<Report> = None;
     let mut stage_change: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
         Box::pin(next_stage(ctx.stage.clone()));
     let mut last_input = Instant::now();
@@ -117,9 +132,12 @@ pub async fn drive(
                         .wants_transcripts()
                         .then(|| session.transcript().clone());
                     let result = ctx.mailbox.store(*message, &origin, transcript).await;
-                    if let Ok(id) = &result {
-                        messages.push(id.clone());
-                    }
+                    let result = result.map(|stored| {
+                        messages.push(stored.id.clone());
+                        let id = stored.id.clone();
+                        to_judge.push(stored);
+                        id
+                    });
                     session.message_stored(elapsed(), result);
                 }
                 Action::Wait(duration) => {
@@ -136,7 +154,18 @@ pub async fn drive(
                         None => Err("no TLS configured on this listener".to_owned()),
                     };
                     match result {
-                        Ok(details) => session.tls_established(elapsed(), details),
+                        Ok(details) => {
+                            session.tls_established(elapsed(), details);
+                            if let Some(invalid) =
+                                ctx.tls.as_ref().and_then(|t| t.invalid_certificate())
+                            {
+                                session.observe(
+                                    elapsed(),
+                                    CERT_CHECK,
+                                    &format!("certificate presented: {invalid}"),
+                                );
+                            }
+                        }
                         Err(error) => session.tls_failed(elapsed(), &error),
                     }
                 }
@@ -146,6 +175,8 @@ pub async fn drive(
                 }
             }
         }
+        // Every reply so far is written: now judge what was acknowledged.
+        judge_accepted(&ctx.mailbox, &mut to_judge, &mut message_checks);
         let current = *ctx.stage.borrow();
         if current == Stage::Abort || (current == Stage::Draining && session.is_idle()) {
             session.shutdown(elapsed());
@@ -184,8 +215,11 @@ pub async fn drive(
             }
         }
     }
+    judge_accepted(&ctx.mailbox, &mut to_judge, &mut message_checks);
     let transcript = session.into_transcript();
     let close_reason = transcript.close_reason();
+    let mut checks = smtp_conformance::judge_session(&transcript);
+    checks.merge(message_checks.unwrap_or_else(smtp_conformance::no_messages));
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
     ctx.mailbox
         .finish_session(SessionRecord {
@@ -198,8 +232,29 @@ pub async fn drive(
             messages,
             close_reason,
             transcript,
+            checks,
         })
         .await;
+}
+
+/// The observation a deliberately invalid certificate leaves in the transcript.
+const CERT_CHECK: &str = "C-8314-CERT-VALIDATION";
+
+/// Judges the messages stored since the last call, announces them, and adds their message
+/// checks to the session's.
+fn judge_accepted(
+    mailbox: &Mailbox,
+    to_judge: &mut Vec<Arc<StoredMessage>>,
+    message_checks: &mut Option<Report>,
+) {
+    for stored in to_judge.drain(..) {
+        mailbox.accepted(&stored);
+        let report = stored.judge().clone();
+        match message_checks {
+            Some(checks) => checks.merge(report),
+            None => *message_checks = Some(report),
+        }
+    }
 }
 
 /// Input read while the session waits is kept up to this many octets; past it the client

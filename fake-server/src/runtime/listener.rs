@@ -117,6 +117,8 @@ async fn record_short_session(
     );
     fill(&mut transcript);
     transcript.push(Duration::ZERO, Event::Closed { reason });
+    let mut checks = smtp_conformance::judge_session(&transcript);
+    checks.merge(smtp_conformance::no_messages());
     ctx.mailbox
         .finish_session(SessionRecord {
             id,
@@ -128,6 +130,7 @@ async fn record_short_session(
             messages: Vec::new(),
             close_reason: Some(reason),
             transcript,
+            checks,
         })
         .await;
 }

@@ -246,8 +246,9 @@ impl Scenario {
         self.rules.get(&event).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// The session settings this scenario asks for, on top of `base`.
-    pub fn session_config(&self, base: &SessionConfig) -> SessionConfig {
+    /// The session settings of a listener playing this scenario: `base` with the scenario's
+    /// settings applied; `tls_possible` says whether the listener could offer STARTTLS.
+    pub fn session_config(&self, base: &SessionConfig, tls_possible: bool) -> SessionConfig {
         let mut config = base.clone();
         let s = &self.server;
         if let Some(hostname) = &s.hostname {
@@ -283,7 +284,7 @@ impl Scenario {
         }
         if let Some(on) = s.starttls {
             // Only where the listener can do TLS at all.
-            config.starttls = on && base.starttls;
+            config.starttls = on && tls_possible;
         }
         if let Some(on) = s.tls_required {
             config.tls_required = on;

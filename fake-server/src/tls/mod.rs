@@ -145,9 +145,16 @@ impl TlsSetup {
                 (certs::self_signed(&names, current)?, Some(ca))
             }
         };
+        let invalid = match self.certificate {
+            CertificateChoice::Expired => Some("expired"),
+            CertificateChoice::WrongHost => Some("wrong-host"),
+            CertificateChoice::SelfSigned => Some("self-signed"),
+            CertificateChoice::Valid | CertificateChoice::Files { .. } => None,
+        };
         Ok(TlsContext {
             config: server_config(identity, self.versions)?,
             ca,
+            invalid,
         })
     }
 
@@ -165,6 +172,8 @@ impl TlsSetup {
 pub struct TlsContext {
     config: Arc<rustls::ServerConfig>,
     ca: Option<Arc<LocalCa>>,
+    /// `expired`, `wrong-host` or `self-signed` when the certificate is invalid on purpose.
+    invalid: Option<&'static str>,
 }
 
 impl std::fmt::Debug for TlsContext {
@@ -179,6 +188,13 @@ impl TlsContext {
     /// The rustls configuration, for code that drives a `rustls::ServerConnection` itself.
     pub fn server_config(&self) -> &Arc<rustls::ServerConfig> {
         &self.config
+    }
+
+    /// What is wrong with the certificate when it is invalid on purpose (`expired`,
+    /// `wrong-host`, `self-signed`): a client that goes on after the handshake did not
+    /// validate it (C-8314-CERT-VALIDATION).
+    pub fn invalid_certificate(&self) -> Option<&'static str> {
+        self.invalid
     }
 
     /// Wraps accepted TCP streams (implicit TLS) or a stream after `220 Ready to start TLS`

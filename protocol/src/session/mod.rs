@@ -427,6 +427,12 @@ impl<P: Policy> Session<P> {
         );
     }
 
+    /// Records what the runtime knows and the session cannot see, for the conformance checks
+    /// (e.g. that the certificate just presented was deliberately invalid).
+    pub fn observe(&mut self, now: Duration, check: &str, text: &str) {
+        self.transcript.note(now, Some(check), text);
+    }
+
     /// Whether TLS is up.
     pub fn tls(&self) -> Option<&TlsDetails> {
         self.tls.as_ref()
