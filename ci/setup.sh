@@ -7,6 +7,11 @@ need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
 command -v openssl >/dev/null || need+=(openssl)
+# More real clients, judged by the conformance checks at their default settings.
+command -v swaks >/dev/null || need+=(swaks)
+command -v msmtp >/dev/null || need+=(msmtp)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
@@ -22,6 +27,11 @@ python3 -c 'import smtplib, email' || { echo "setup: python3 lacks smtplib" >&2;
 if ! python3 -c 'import scramp' 2>/dev/null; then
   echo "setup: installing the Python package scramp"
   python3 -m pip install --quiet --disable-pip-version-check 'scramp==1.5.0'
+fi
+# nodemailer, pinned in ci/node/package.json, into ci/node/node_modules (not committed).
+if ! node -e 'require("./ci/node/node_modules/nodemailer")' 2>/dev/null; then
+  echo "setup: installing nodemailer (npm)"
+  (cd ci/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 curl --version | grep -qi smtp || { echo "setup: curl lacks SMTP support" >&2; exit 1; }
 # A real MTA for the harness (snapshots/tests/real_mta.rs): Postfix and Cyrus SASL tools.

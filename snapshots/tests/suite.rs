@@ -32,6 +32,8 @@ async fn start(scenario: Scenario, ca_dir: &Path) -> Server {
         .submission(loopback)
         .smtps(loopback)
         .tls(TlsSetup::new().ca_dir(ca_dir))
+        // The TLS flows run on the relay-style listener: it must offer STARTTLS here.
+        .smtp_starttls(true)
         .session_config(SessionConfig {
             auth: AuthConfig {
                 users: vec![AuthUser {
@@ -95,8 +97,28 @@ fn render(
     for (i, record) in server_sessions.iter().enumerate() {
         text.push_str(&format!("\n=== server, session {} ===\n", i + 1));
         text.push_str(&record.transcript.render(false));
+        // The server judges the harness's reference client like any client.
+        text.push_str(&format!("\n=== client checks, session {} ===\n", i + 1));
+        text.push_str(&problems(&record.checks));
     }
     redact(&text)
+}
+
+/// The checks the reference client failed or warned, one per line with the first finding.
+fn problems(report: &smtp_conformance::Report) -> String {
+    let mut text = String::new();
+    for result in report.problems() {
+        let detail = result
+            .evidence
+            .first()
+            .map(|e| e.detail.to_string())
+            .unwrap_or_default();
+        text.push_str(&format!("{:?} {}: {detail}\n", result.status, result.id));
+    }
+    if text.is_empty() {
+        text.push_str("no check failed or warned\n");
+    }
+    text
 }
 
 #[tokio::test(start_paused = true)]

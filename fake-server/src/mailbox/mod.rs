@@ -338,6 +338,16 @@ impl Mailbox {
 
     /// Records a finished session; with a Maildir, rewrites its messages' transcripts in full.
     pub async fn finish_session(&self, record: SessionRecord) {
+        let counts = record.checks.counts();
+        if counts.fail > 0 || counts.warn > 0 {
+            tracing::info!(
+                session = record.id,
+                peer = %record.peer,
+                failed = %record.checks.ids(smtp_conformance::Status::Fail).join(" "),
+                warned = %record.checks.ids(smtp_conformance::Status::Warn).join(" "),
+                "client checks (docs/checks.md)"
+            );
+        }
         if let Some(maildir) = &self.maildir {
             for id in &record.messages {
                 let json = transcript_json(id, &record.transcript, Some(&record.checks));
