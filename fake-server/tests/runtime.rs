@@ -179,7 +179,7 @@ async fn with_a_store_each_message_is_a_maildir_file_with_its_transcript() {
         b"Received: from disk ([127.0.0.1])\r\n\tby localhost (fake-smtp) with ESMTP id "
     ));
     assert!(on_disk.ends_with(b"Subject: on disk\r\n\r\nkept\r\n"));
-    // The transcript beside it is rewritten in full when the session ends.
+    // The session's transcript is written once, when it ends; the message links to it.
     server.wait_for_sessions(1, WAIT).await;
     let json =
         std::fs::read_to_string(dir.join("transcripts").join(format!("{}.json", message.id)))
@@ -188,6 +188,31 @@ async fn with_a_store_each_message_is_a_maildir_file_with_its_transcript() {
     let entries = value["transcript"]["entries"].as_array().expect("entries");
     assert_eq!(entries.last().expect("entry")["kind"], "closed");
     assert!(entries.iter().any(|e| e["line"] == "EHLO disk"));
+    assert_eq!(value["messages"][0], message.id.as_str());
+    assert!(value["checks"]["results"].is_array(), "{value}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 9, item 19: refused and broken sessions are the ones a user needs to read, and they
+/// stored no message; every session's transcript is kept with `--store`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_store_sessions_without_a_message_keep_their_transcript() {
+    let dir = temp_dir("store-refused");
+    let server = start_with(Server::builder().store_dir(&dir)).await;
+    let output = converse(server.smtp_addr(), b"MAIL FROM:<a@example.com>\r\nQUIT\r\n").await;
+    assert!(output.contains("503 5.5.1"), "{output}");
+    server.wait_for_sessions(1, WAIT).await;
+    let sessions: Vec<_> = std::fs::read_dir(dir.join("sessions"))
+        .expect("sessions/")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    let json = std::fs::read_to_string(&sessions[0]).expect("session file");
+    let value: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let entries = value["transcript"]["entries"].as_array().expect("entries");
+    assert!(entries
+        .iter()
+        .any(|e| e["line"] == "MAIL FROM:<a@example.com>"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,5 +1,7 @@
 //! Messages on disk in Maildir layout (`tmp/`, `new/`, `cur/`), each fsynced before the
-//! server acknowledges it, with its session transcript as JSON in `transcripts/`.
+//! server acknowledges it. Each session's transcript (with its check results) is written once,
+//! when it ends, to `sessions/<run>-<session>.json`, and `transcripts/<queue id>.json` links a
+//! message to the transcript of the session that sent it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -19,6 +21,19 @@ pub enum MaildirError {
     },
 }
 
+impl MaildirError {
+    /// The file system is full (or a quota is reached): RFC 3463's 4.3.1, "mail system
+    /// full", not a local error.
+    pub fn is_full(&self) -> bool {
+        match self {
+            MaildirError::Create { source, .. } | MaildirError::Write { source, .. } => matches!(
+                source.kind(),
+                ErrorKind::StorageFull | ErrorKind::QuotaExceeded
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
@@ -27,10 +42,21 @@ pub struct Maildir {
 impl Maildir {
     /// Creates the folders if they are missing.
     pub fn open(root: &Path) -> Result<Maildir, MaildirError> {
-        for sub in ["tmp", "new", "cur", "transcripts"] {
+        for sub in ["tmp", "new", "cur", "transcripts", "sessions"] {
             let path = root.join(sub);
             fs::create_dir_all(&path).map_err(|source| MaildirError::Create { path, source })?;
         }
+        // An existing Maildir on a read-only file system opens fine and then refuses every
+        // message: find out now, before the server starts (issue 10, item 8).
+        let probe = root
+            .join("tmp")
+            .join(format!(".write-probe-{}", std::process::id()));
+        File::create(&probe)
+            .and_then(|_| fs::remove_file(&probe))
+            .map_err(|source| MaildirError::Create {
+                path: root.to_owned(),
+                source,
+            })?;
         Ok(Maildir {
             root: root.to_owned(),
         })
@@ -73,21 +99,33 @@ impl Maildir {
         Ok(new)
     }
 
-    /// Writes (or replaces) the JSON beside a message, durably.
-    pub fn write_transcript(&self, name: &str, json: &[u8]) -> Result<PathBuf, MaildirError> {
-        let path = self.root.join("transcripts").join(format!("{name}.json"));
-        let tmp = self.root.join("tmp").join(format!("{name}.json"));
+    /// Writes a finished session's JSON once, and links each of its messages to it
+    /// (`transcripts/<queue id>.json`, a relative symbolic link).
+    pub fn write_session(
+        &self,
+        name: &str,
+        json: &[u8],
+        messages: &[String],
+    ) -> Result<PathBuf, MaildirError> {
+        let file = format!("{name}.json");
+        let path = self.root.join("sessions").join(&file);
+        let tmp = self.root.join("tmp").join(&file);
         let result = (|| -> std::io::Result<()> {
-            let mut file = File::create(&tmp)?;
-            file.write_all(json)?;
-            file.sync_all()?;
+            let mut out = File::create(&tmp)?;
+            out.write_all(json)?;
             fs::rename(&tmp, &path)
         })();
-        result.map_err(|source| MaildirError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        sync_dir(&self.root.join("transcripts"))?;
+        if let Err(source) = result {
+            let _ = fs::remove_file(&tmp);
+            return Err(MaildirError::Write { path, source });
+        }
+        for id in messages {
+            let link = self.root.join("transcripts").join(format!("{id}.json"));
+            let target = Path::new("..").join("sessions").join(&file);
+            if let Err(source) = std::os::unix::fs::symlink(&target, &link) {
+                return Err(MaildirError::Write { path: link, source });
+            }
+        }
         Ok(path)
     }
 }

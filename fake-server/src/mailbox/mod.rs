@@ -53,10 +53,7 @@ pub struct StoredMessage {
     #[serde(skip)]
     summary: OnceLock<Summary>,
     /// The message checks' results, once judged (after the reply to its end of data).
-    #[serde(
-        skip_serializing_if = "is_unset",
-        serialize_with = "serialize_checks"
-    )]
+    #[serde(skip_serializing_if = "is_unset", serialize_with = "serialize_checks")]
     checks: OnceLock<Report>,
 }
 
@@ -64,7 +61,10 @@ fn is_unset(cell: &OnceLock<Report>) -> bool {
     cell.get().is_none()
 }
 
-fn serialize_checks<S: serde::Serializer>(cell: &OnceLock<Report>, s: S) -> Result<S::Ok, S::Error> {
+fn serialize_checks<S: serde::Serializer>(
+    cell: &OnceLock<Report>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     cell.get().serialize(s)
 }
 
@@ -252,11 +252,6 @@ impl Mailbox {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// True when stored messages also need their transcript so far (for the Maildir copy).
-    pub fn wants_transcripts(&self) -> bool {
-        self.maildir.is_some()
-    }
-
     /// Stores a message; returns it once it is safe to acknowledge. It is listed in
     /// [`Mailbox::messages`] at once; call [`Mailbox::accepted`] once the client has its
     /// reply, to judge it, announce it and wake waiters.
@@ -264,7 +259,6 @@ impl Mailbox {
         &self,
         message: ReceivedMessage,
         origin: &Origin,
-        transcript: Option<Transcript>,
     ) -> Result<Arc<StoredMessage>, StoreError> {
         let serial = {
             let mut inner = self.lock();
@@ -293,7 +287,7 @@ impl Mailbox {
             checks: OnceLock::new(),
         };
         if let Some(maildir) = &self.maildir {
-            stored = write_to_disk(maildir.clone(), stored, transcript).await?;
+            stored = write_to_disk(maildir.clone(), stored).await?;
         }
         let stored = Arc::new(stored);
         {
@@ -349,16 +343,18 @@ impl Mailbox {
             );
         }
         if let Some(maildir) = &self.maildir {
-            for id in &record.messages {
-                let json = transcript_json(id, &record.transcript, Some(&record.checks));
-                let maildir = maildir.clone();
-                let name = id.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || maildir.write_transcript(&name, &json))
-                        .await;
-                if let Ok(Err(error)) = result {
-                    tracing::warn!(%error, "could not update a transcript");
-                }
+            // One file per session, written once at its end, and a link to it per message:
+            // rewriting the whole transcript beside every message cost a long session
+            // hundreds of megabytes (issue 10, item 4).
+            let name = format!("{}-{}", self.id_prefix, record.id);
+            let json = session_json(&record);
+            let maildir = maildir.clone();
+            let messages = record.messages.clone();
+            let result =
+                tokio::task::spawn_blocking(move || maildir.write_session(&name, &json, &messages))
+                    .await;
+            if let Ok(Err(error)) = result {
+                tracing::warn!(%error, "could not write a session transcript");
             }
         }
         if let Some(events) = &self.events {
@@ -395,27 +391,18 @@ impl Mailbox {
     }
 }
 
-fn transcript_json(id: &str, transcript: &Transcript, checks: Option<&Report>) -> Vec<u8> {
-    let mut value = serde_json::json!({
-        "message": id,
-        "transcript": transcript,
-    });
-    if let Some(checks) = checks {
-        value["checks"] = serde_json::to_value(checks).unwrap_or_default();
-    }
-    serde_json::to_vec_pretty(&value).unwrap_or_default()
+/// A session's transcript file: who, when, which messages, the transcript and the checks.
+fn session_json(record: &SessionRecord) -> Vec<u8> {
+    serde_json::to_vec_pretty(record).unwrap_or_default()
 }
 
 async fn write_to_disk(
     maildir: Maildir,
     mut stored: StoredMessage,
-    transcript: Option<Transcript>,
 ) -> Result<StoredMessage, StoreError> {
     let name = maildir_name(&stored);
-    let json = transcript_json(&stored.id, &transcript.unwrap_or_default(), None);
     tokio::task::spawn_blocking(move || {
         let path = maildir.deliver(&name, &[stored.trace_header().as_bytes(), &stored.raw])?;
-        maildir.write_transcript(&stored.id, &json)?;
         stored.path = Some(path);
         Ok::<_, maildir::MaildirError>(stored)
     })
@@ -423,7 +410,11 @@ async fn write_to_disk(
     .map_err(|e| StoreError::Local(e.to_string()))?
     .map_err(|e| {
         tracing::error!(error = %e, "message not stored");
-        StoreError::Local(e.to_string())
+        if e.is_full() {
+            StoreError::Full
+        } else {
+            StoreError::Local(e.to_string())
+        }
     })
 }
 

@@ -127,11 +127,7 @@ pub async fn drive(
                     session.recycle(bytes);
                 }
                 Action::Store(message) => {
-                    let transcript = ctx
-                        .mailbox
-                        .wants_transcripts()
-                        .then(|| session.transcript().clone());
-                    let result = ctx.mailbox.store(*message, &origin, transcript).await;
+                    let result = ctx.mailbox.store(*message, &origin).await;
                     let result = result.map(|stored| {
                         messages.push(stored.id.clone());
                         let id = stored.id.clone();
