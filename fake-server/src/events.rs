@@ -44,6 +44,9 @@ pub enum ServerEvent {
         listener: String,
         peer: String,
         duration_ms: u64,
+        /// Messages accepted in the session.
+        message_count: u64,
+        /// The ids of the last 100 of them.
         messages: Vec<String>,
         close_reason: Option<smtp_protocol::transcript::CloseReason>,
         /// The session's verdict: every client check (session and message checks), as counts
@@ -113,6 +116,7 @@ impl ServerEvent {
             listener: record.listener.to_string(),
             peer: record.peer.to_string(),
             duration_ms: record.duration_ms,
+            message_count: record.message_count,
             messages: record.messages.clone(),
             close_reason: record.close_reason,
             checks: Verdict::of(&record.checks),

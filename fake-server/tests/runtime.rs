@@ -305,3 +305,29 @@ async fn a_seeded_scenario_replays_exactly_and_another_seed_differs() {
         "{first}"
     );
 }
+
+/// Issue 10, item 2: a session's record kept every message id, so memory grew with each
+/// message of a long session. It keeps the count and the last ids only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_session_keeps_a_count_and_the_last_message_ids() {
+    let server = start().await;
+    let mut input = b"EHLO long\r\n".to_vec();
+    for i in 0..150 {
+        input.extend_from_slice(
+            format!("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: {i}\r\n\r\nx\r\n.\r\n")
+                .as_bytes(),
+        );
+    }
+    input.extend_from_slice(b"QUIT\r\n");
+    let output = converse(server.smtp_addr(), &input).await;
+    assert_eq!(output.matches("queued as").count(), 150, "{output}");
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let record = &sessions[0];
+    assert_eq!(record.message_count, 150);
+    assert_eq!(
+        record.messages.len(),
+        fake_server::mailbox::SESSION_IDS_KEPT
+    );
+    let messages = server.messages();
+    assert_eq!(record.messages.last(), messages.last().map(|m| &m.id));
+}

@@ -103,11 +103,10 @@ async fn lettre_builder() {
         .subject("hello from lettre")
         .body("Hello Bob,\nthis is lettre at its defaults.\n".to_owned())
         .expect("message");
-    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-        address.ip().to_string(),
-    )
-    .port(address.port())
-    .build();
+    let transport =
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(address.ip().to_string())
+            .port(address.port())
+            .build();
     transport.send(email).await.expect("lettre sends");
     drop(transport);
     insta::assert_snapshot!(verdict(&judged(&server).await));

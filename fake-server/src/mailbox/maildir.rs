@@ -99,17 +99,10 @@ impl Maildir {
         Ok(new)
     }
 
-    /// Writes a finished session's JSON once, and links each of its messages to it
-    /// (`transcripts/<queue id>.json`, a relative symbolic link).
-    pub fn write_session(
-        &self,
-        name: &str,
-        json: &[u8],
-        messages: &[String],
-    ) -> Result<PathBuf, MaildirError> {
-        let file = format!("{name}.json");
-        let path = self.root.join("sessions").join(&file);
-        let tmp = self.root.join("tmp").join(&file);
+    /// Writes a finished session's JSON (`sessions/<file>`), once.
+    pub fn write_session(&self, file: &str, json: &[u8]) -> Result<PathBuf, MaildirError> {
+        let path = self.root.join("sessions").join(file);
+        let tmp = self.root.join("tmp").join(file);
         let result = (|| -> std::io::Result<()> {
             let mut out = File::create(&tmp)?;
             out.write_all(json)?;
@@ -119,14 +112,16 @@ impl Maildir {
             let _ = fs::remove_file(&tmp);
             return Err(MaildirError::Write { path, source });
         }
-        for id in messages {
-            let link = self.root.join("transcripts").join(format!("{id}.json"));
-            let target = Path::new("..").join("sessions").join(&file);
-            if let Err(source) = std::os::unix::fs::symlink(&target, &link) {
-                return Err(MaildirError::Write { path: link, source });
-            }
-        }
         Ok(path)
+    }
+
+    /// Links a message to its session's transcript: `transcripts/<queue id>.json`, a relative
+    /// symbolic link to `sessions/<file>`, which exists once the session has ended.
+    pub fn link_transcript(&self, id: &str, session_file: &str) -> Result<(), MaildirError> {
+        let link = self.root.join("transcripts").join(format!("{id}.json"));
+        let target = Path::new("..").join("sessions").join(session_file);
+        std::os::unix::fs::symlink(&target, &link)
+            .map_err(|source| MaildirError::Write { path: link, source })
     }
 }
 

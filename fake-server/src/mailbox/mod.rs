@@ -158,6 +158,9 @@ impl StoredMessage {
     }
 }
 
+/// Message ids a session record keeps (the last ones); the count is always exact.
+pub const SESSION_IDS_KEPT: usize = 100;
+
 /// A finished session.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRecord {
@@ -168,7 +171,10 @@ pub struct SessionRecord {
     #[serde(serialize_with = "serialize_time")]
     pub started_at: SystemTime,
     pub duration_ms: u64,
-    /// Ids of the messages accepted in this session.
+    /// Messages accepted in this session.
+    pub message_count: u64,
+    /// Ids of the last [`SESSION_IDS_KEPT`] messages accepted in this session (all of them in
+    /// any session but a very long one: memory per session stays constant).
     pub messages: Vec<String>,
     pub close_reason: Option<CloseReason>,
     pub transcript: Transcript,
@@ -246,6 +252,11 @@ impl Mailbox {
         })
     }
 
+    /// The name of a session's transcript file in a Maildir's `sessions/`.
+    fn session_file(&self, session: u64) -> String {
+        format!("{}-{session}.json", self.id_prefix)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the queues half-updated in a way that
         // matters more than losing the mailbox, so recover the data.
@@ -287,7 +298,8 @@ impl Mailbox {
             checks: OnceLock::new(),
         };
         if let Some(maildir) = &self.maildir {
-            stored = write_to_disk(maildir.clone(), stored).await?;
+            let session_file = self.session_file(origin.session_id);
+            stored = write_to_disk(maildir.clone(), stored, session_file).await?;
         }
         let stored = Arc::new(stored);
         {
@@ -343,16 +355,14 @@ impl Mailbox {
             );
         }
         if let Some(maildir) = &self.maildir {
-            // One file per session, written once at its end, and a link to it per message:
-            // rewriting the whole transcript beside every message cost a long session
+            // One file per session, written once at its end (each message links to it from the
+            // start): rewriting the whole transcript beside every message cost a long session
             // hundreds of megabytes (issue 10, item 4).
-            let name = format!("{}-{}", self.id_prefix, record.id);
+            let name = self.session_file(record.id);
             let json = session_json(&record);
             let maildir = maildir.clone();
-            let messages = record.messages.clone();
             let result =
-                tokio::task::spawn_blocking(move || maildir.write_session(&name, &json, &messages))
-                    .await;
+                tokio::task::spawn_blocking(move || maildir.write_session(&name, &json)).await;
             if let Ok(Err(error)) = result {
                 tracing::warn!(%error, "could not write a session transcript");
             }
@@ -399,10 +409,15 @@ fn session_json(record: &SessionRecord) -> Vec<u8> {
 async fn write_to_disk(
     maildir: Maildir,
     mut stored: StoredMessage,
+    session_file: String,
 ) -> Result<StoredMessage, StoreError> {
     let name = maildir_name(&stored);
     tokio::task::spawn_blocking(move || {
         let path = maildir.deliver(&name, &[stored.trace_header().as_bytes(), &stored.raw])?;
+        // The message is stored: a link that cannot be made costs the link, not the message.
+        if let Err(error) = maildir.link_transcript(&stored.id, &session_file) {
+            tracing::warn!(%error, "no transcript link for a stored message");
+        }
         stored.path = Some(path);
         Ok::<_, maildir::MaildirError>(stored)
     })

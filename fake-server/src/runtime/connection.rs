@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::shutdown::Stage;
 use super::stream::Connection;
-use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage};
+use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage, SESSION_IDS_KEPT};
 use smtp_conformance::Report;
 
 /// Makes a fresh policy for each session of a listener.
@@ -99,7 +99,8 @@ pub async fn drive(
         );
     }
     let mut buffer = vec![0u8; READ_BUFFER];
-    let mut messages = Vec::new();
+    let mut messages = std::collections::VecDeque::new();
+    let mut message_count = 0u64;
     // Messages stored and acknowledged, judged once their 250 is written (the checks never
     // delay a reply), and the message checks' results so far.
     let mut to_judge: Vec<Arc<StoredMessage>> = Vec::new();
@@ -129,7 +130,11 @@ pub async fn drive(
                 Action::Store(message) => {
                     let result = ctx.mailbox.store(*message, &origin).await;
                     let result = result.map(|stored| {
-                        messages.push(stored.id.clone());
+                        message_count += 1;
+                        if messages.len() == SESSION_IDS_KEPT {
+                            messages.pop_front();
+                        }
+                        messages.push_back(stored.id.clone());
                         let id = stored.id.clone();
                         to_judge.push(stored);
                         id
@@ -225,7 +230,8 @@ pub async fn drive(
             local,
             started_at,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            messages,
+            message_count,
+            messages: messages.into(),
             close_reason,
             transcript,
             checks,

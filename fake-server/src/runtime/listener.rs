@@ -127,6 +127,7 @@ async fn record_short_session(
             local,
             started_at,
             duration_ms: 0,
+            message_count: 0,
             messages: Vec::new(),
             close_reason: Some(reason),
             transcript,
