@@ -348,6 +348,8 @@ pub struct Unsolicited {
 #[derive(Debug, Clone)]
 pub struct SessionModel<'t> {
     pub transcript: &'t Transcript,
+    /// The listener the session came in on (`smtp`, `submission`, `smtps`), when recorded.
+    pub listener: Option<String>,
     pub units: Vec<Unit>,
     pub greeting: Option<ServerReply>,
     pub unsolicited: Vec<Unsolicited>,
@@ -376,6 +378,7 @@ impl<'t> SessionModel<'t> {
     pub fn build(transcript: &'t Transcript) -> SessionModel<'t> {
         let mut model = SessionModel {
             transcript,
+            listener: None,
             units: Vec::new(),
             greeting: None,
             unsolicited: Vec::new(),
@@ -400,7 +403,7 @@ impl<'t> SessionModel<'t> {
         for (entry, item) in self.transcript.entries().enumerate() {
             let at_us = item.at_us;
             match &item.event {
-                Event::Connected { .. } => {}
+                Event::Connected { listener, .. } => self.listener.clone_from(listener),
                 Event::TlsEstablished { .. } => {
                     if self.units.is_empty() && self.greeting.is_none() {
                         self.implicit_tls = true;
@@ -653,7 +656,15 @@ impl<'t> SessionModel<'t> {
             .filter_map(|u| u.content().map(|c| (u, c)))
     }
 
-    /// The session ended with QUIT answered (or the client closing after QUIT).
+    /// Whether the session came in on a submission listener (RFC 6409: 587, or 465 with
+    /// implicit TLS): `None` when the transcript does not say.
+    pub fn is_submission(&self) -> Option<bool> {
+        self.listener
+            .as_deref()
+            .map(|l| matches!(l, "submission" | "smtps"))
+    }
+
+    /// How the session ended, when the transcript records it.
     pub fn closed_by(&self) -> Option<CloseReason> {
         self.close.map(|(_, reason)| reason)
     }

@@ -46,6 +46,7 @@ pub fn transcript(script: &str) -> Transcript {
         Event::Connected {
             peer: "127.0.0.1:40000".to_owned(),
             local: "127.0.0.1:25".to_owned(),
+            listener: None,
         },
     );
     let mut server: Vec<String> = Vec::new();

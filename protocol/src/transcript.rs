@@ -129,6 +129,10 @@ pub enum Event {
     Connected {
         peer: String,
         local: String,
+        /// The listener's name (`smtp`, `submission`, `smtps`): checks of the submission
+        /// profile (RFC 6409) apply only on a submission port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        listener: Option<String>,
     },
     /// A line from the client (command or SASL response), escaped where not printable (see
     /// [`escape_bytes`]; [`unescape`] gives the octets back).
@@ -347,7 +351,7 @@ impl Transcript {
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Event::Connected { peer, local } => write!(f, "** connected {peer} -> {local}"),
+            Event::Connected { peer, local, .. } => write!(f, "** connected {peer} -> {local}"),
             Event::Client { line, .. } => write!(f, "C: {line}"),
             Event::Server { text } => write!(f, "S: {}", text.replace("\r\n", "\nS: ")),
             Event::ServerRaw { bytes } => write!(f, "S (raw): {bytes}"),

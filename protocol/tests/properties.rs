@@ -273,7 +273,7 @@ proptest! {
         let mut session = Session::new(
             Arc::new(SessionConfig::default()),
             DefaultPolicy,
-            PeerInfo { peer: "p".into(), local: "l".into(), tls: None, random: "r4nd0m".into(), unix_time: 0 },
+            PeerInfo { peer: "p".into(), local: "l".into(), tls: None, random: "r4nd0m".into(), unix_time: 0, listener: None },
             Duration::ZERO,
         );
         session.receive(Duration::ZERO, prefix);

@@ -85,6 +85,7 @@ pub async fn drive(
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
+            listener: Some(ctx.name.to_string()),
         },
         Duration::ZERO,
     );

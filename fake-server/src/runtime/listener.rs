@@ -113,6 +113,7 @@ async fn record_short_session(
         Event::Connected {
             peer: peer.to_string(),
             local: local.to_string(),
+            listener: Some(ctx.name.to_string()),
         },
     );
     fill(&mut transcript);

@@ -179,6 +179,7 @@ impl Client {
             Event::Connected {
                 peer: local,
                 local: address.to_string(),
+                listener: None,
             },
         );
         if client.config.tls == TlsMode::Implicit {

@@ -61,6 +61,8 @@ pub struct PeerInfo {
     pub random: String,
     /// Seconds since the Unix epoch at the start, for CRAM-MD5's challenge.
     pub unix_time: u64,
+    /// The listener's name, recorded in the transcript (`smtp`, `submission`, `smtps`).
+    pub listener: Option<String>,
 }
 
 /// What the runtime tells the session about a TLS handshake that succeeded.
@@ -212,6 +214,7 @@ impl<P: Policy> Session<P> {
             Event::Connected {
                 peer: session.peer.peer.clone(),
                 local: session.peer.local.clone(),
+                listener: session.peer.listener.clone(),
             },
         );
         if let Some(tls) = session.peer.tls.clone() {

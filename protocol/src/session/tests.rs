@@ -51,6 +51,7 @@ fn converse_with<P: Policy>(
         tls: None,
         random: "r4nd0m".into(),
         unix_time: 0,
+        listener: None,
     };
     let mut session = Session::new(Arc::new(config), policy, peer, Duration::ZERO);
     let mut outcome = Outcome {
@@ -418,6 +419,7 @@ fn replies_to_bufferable_commands_are_sent_together() {
             tls: None,
             random: "r4nd0m".into(),
             unix_time: 0,
+            listener: None,
         },
         Duration::ZERO,
     );
@@ -451,6 +453,7 @@ fn timeout_and_shutdown_send_421() {
             tls: None,
             random: "r4nd0m".into(),
             unix_time: 0,
+            listener: None,
         },
         Duration::ZERO,
     );
@@ -476,6 +479,7 @@ fn timeout_and_shutdown_send_421() {
             tls: None,
             random: "r4nd0m".into(),
             unix_time: 0,
+            listener: None,
         },
         Duration::ZERO,
     );
@@ -501,6 +505,7 @@ fn a_failed_store_is_never_acknowledged() {
             tls: None,
             random: "r4nd0m".into(),
             unix_time: 0,
+            listener: None,
         },
         Duration::ZERO,
     );
