@@ -14,12 +14,15 @@
 //! - [`tls`]: the local CA, server certificates (good and deliberately bad) and the rustls
 //!   configuration STARTTLS and implicit TLS use;
 //! - [`events`]: the machine-readable events `--json` prints;
+//! - [`report`]: run reports (text, JSON, JUnit XML, HTML) built from finished sessions;
 //! - `cli` and `main.rs`: the command line, converted at once into the types above.
 
 pub mod duration;
 pub mod error;
 pub mod events;
+pub mod expect;
 pub mod mailbox;
+pub mod report;
 pub mod runtime;
 pub mod scenario;
 pub mod server;

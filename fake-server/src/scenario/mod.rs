@@ -99,6 +99,8 @@ pub struct Scenario {
     pub tls: TlsSettings,
     pub auth: AuthSettings,
     pub quirks: Vec<Quirk>,
+    /// What a run playing this scenario must show (`fake-smtp run`).
+    pub expect: crate::expect::Expectations,
     rules: HashMap<EventKind, Vec<CompiledRule>>,
 }
 
@@ -190,6 +192,7 @@ impl Scenario {
             tls: file.tls,
             auth: file.auth,
             quirks: file.quirks,
+            expect: file.expect.unwrap_or_default(),
             rules,
         }
     }
@@ -202,6 +205,9 @@ impl Scenario {
         }
         if self.seed == 0 {
             self.seed = parent.seed;
+        }
+        if self.expect.is_empty() {
+            self.expect = parent.expect;
         }
         let server = &mut self.server;
         let p = parent.server;

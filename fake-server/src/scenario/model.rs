@@ -40,6 +40,9 @@ pub struct ScenarioFile {
     pub quirks: Vec<Quirk>,
     #[serde(default)]
     pub on: Events,
+    /// What a run playing this scenario must show besides the client checks (`fake-smtp
+    /// run`): messages received, envelope, headers, the client's exit code ...
+    pub expect: Option<crate::expect::Expectations>,
 }
 
 /// Limits and settings of the session.
