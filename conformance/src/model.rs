@@ -70,35 +70,61 @@ impl ServerReply {
 }
 
 /// Splits a server event's text into replies: lines with the same code, `-` after the code on
-/// all but the last. Lines that are not replies become a reply without a code.
+/// all but the last. Lines that are not replies become a reply without a code. A reply left
+/// unfinished at the end of the text is returned too (see [`ReplyAssembler`] for replies
+/// written in pieces).
 pub fn parse_replies(entry: usize, at_us: u64, text: &str) -> Vec<ServerReply> {
-    let mut replies = Vec::new();
-    let mut current: Option<ServerReply> = None;
-    for line in text.split("\r\n") {
-        let bytes = line.as_bytes();
-        let code = (bytes.len() >= 3 && bytes[..3].iter().all(u8::is_ascii_digit))
-            .then(|| line[..3].parse::<u16>().ok())
-            .flatten();
-        let continued = code.is_some() && bytes.get(3) == Some(&b'-');
-        let rest = match code {
-            Some(_) if bytes.len() > 3 => line[4..].to_owned(),
-            Some(_) => String::new(),
-            None => line.to_owned(),
-        };
-        let reply = current.get_or_insert_with(|| ServerReply {
-            entry,
-            at_us,
-            code,
-            lines: Vec::new(),
-            raw: Vec::new(),
-        });
-        reply.lines.push(rest);
-        if !continued {
-            replies.extend(current.take());
-        }
-    }
-    replies.extend(current);
+    let mut assembler = ReplyAssembler::default();
+    let mut replies = assembler.push(entry, at_us, text);
+    replies.extend(assembler.flush());
     replies
+}
+
+/// Puts replies together across server writes: a scenario may write a multi-line reply in
+/// pieces, with pauses between them (a slow greeting), and the reply is one reply.
+#[derive(Debug, Default)]
+pub struct ReplyAssembler {
+    current: Option<ServerReply>,
+}
+
+impl ReplyAssembler {
+    /// The replies completed by this write's text.
+    pub fn push(&mut self, entry: usize, at_us: u64, text: &str) -> Vec<ServerReply> {
+        let mut replies = Vec::new();
+        for line in text.split("\r\n") {
+            let bytes = line.as_bytes();
+            let code = (bytes.len() >= 3 && bytes[..3].iter().all(u8::is_ascii_digit))
+                .then(|| line[..3].parse::<u16>().ok())
+                .flatten();
+            let continued = code.is_some() && bytes.get(3) == Some(&b'-');
+            let rest = match code {
+                Some(_) if bytes.len() > 3 => line[4..].to_owned(),
+                Some(_) => String::new(),
+                None => line.to_owned(),
+            };
+            // A line with another code ends what was pending, finished or not.
+            if self.current.as_ref().is_some_and(|c| c.code != code) {
+                replies.extend(self.current.take());
+            }
+            let reply = self.current.get_or_insert_with(|| ServerReply {
+                entry,
+                at_us,
+                code,
+                lines: Vec::new(),
+                raw: Vec::new(),
+            });
+            reply.lines.push(rest);
+            if !continued {
+                replies.extend(self.current.take());
+            }
+        }
+        replies
+    }
+
+    /// A reply still unfinished (its last line never came).
+    pub fn flush(&mut self) -> Option<ServerReply> {
+        self.current.take()
+    }
 }
 
 /// What the client had said hello with, as the server accepted it.
@@ -400,8 +426,15 @@ impl<'t> SessionModel<'t> {
         let mut waiting: VecDeque<usize> = VecDeque::new();
         // Whether the last answer to an AUTH exchange was 334, so the next line responds.
         let mut sasl: Option<(String, usize, u32, String)> = None;
+        let mut assembler = ReplyAssembler::default();
         for (entry, item) in self.transcript.entries().enumerate() {
             let at_us = item.at_us;
+            if !matches!(item.event, Event::Server { .. } | Event::Note { .. }) {
+                // Anything else between the pieces ends an unfinished reply.
+                if let Some(reply) = assembler.flush() {
+                    self.assign(reply, &mut waiting, &mut steps, &mut sasl);
+                }
+            }
             match &item.event {
                 Event::Connected { listener, .. } => self.listener.clone_from(listener),
                 Event::TlsEstablished { .. } => {
@@ -504,7 +537,7 @@ impl<'t> SessionModel<'t> {
                     steps.push(Step::Unit(index));
                 }
                 Event::Server { text } => {
-                    for reply in parse_replies(entry, at_us, text) {
+                    for reply in assembler.push(entry, at_us, text) {
                         self.assign(reply, &mut waiting, &mut steps, &mut sasl);
                     }
                 }
@@ -544,6 +577,9 @@ impl<'t> SessionModel<'t> {
                 }
                 Event::Closed { reason } => self.close = Some((entry, *reason)),
             }
+        }
+        if let Some(reply) = assembler.flush() {
+            self.assign(reply, &mut waiting, &mut steps, &mut sasl);
         }
         steps
     }

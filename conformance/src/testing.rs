@@ -362,6 +362,25 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_written_in_pieces_is_one_reply() {
+        let t = transcript(
+            "S: 220-mx first
+@ 1
+** paused
+S: 220-mx second
+@ 2
+S: 220 mx ready
+             C: EHLO x.example
+S: 250 mx",
+        );
+        let model = SessionModel::build(&t);
+        let greeting = model.greeting.as_ref().expect("greeting");
+        assert_eq!(greeting.lines.len(), 3, "{greeting:?}");
+        assert!(model.unsolicited.is_empty());
+        assert_eq!(model.units[0].reply_code(), Some(250));
+    }
+
+    #[test]
     fn bdat_chunks_carry_the_reply_and_the_report() {
         let t = transcript(
             "S: 220 mx\nC: EHLO x.example\nS: 250-mx\nS: 250 CHUNKING\nC: MAIL FROM:<a@b.example>\nS: 250 ok\n\
