@@ -203,6 +203,7 @@ pub fn message(content: &[u8]) -> TestMessage<'_> {
             transfer: Transfer::Data,
             body: None,
             smtputf8: false,
+            null_sender: false,
         },
     }
 }
@@ -215,6 +216,12 @@ impl TestMessage<'_> {
 
     pub fn body(mut self, body: Body) -> Self {
         self.input.body = Some(body);
+        self
+    }
+
+    /// Sent with `MAIL FROM:<>`.
+    pub fn null_sender(mut self) -> Self {
+        self.input.null_sender = true;
         self
     }
 

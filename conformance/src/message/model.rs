@@ -29,6 +29,8 @@ pub struct MessageInput<'a> {
     pub body: Option<Body>,
     /// `SMTPUTF8` on MAIL.
     pub smtputf8: bool,
+    /// MAIL's reverse path was null (`MAIL FROM:<>`).
+    pub null_sender: bool,
 }
 
 /// One header field: `name: value`, folded lines included.
@@ -182,10 +184,16 @@ impl<'a> MessageModel<'a> {
                 let parent: &mut Entity = &mut entities[parent];
                 parent.children.push(index);
             }
+            // An encoded message/global (RFC 6532 §3.5 allows it) is not split: its header
+            // section is inside the encoding.
+            let identity_encoded = entity
+                .encoding
+                .as_deref()
+                .is_none_or(|e| matches!(e, "7bit" | "8bit" | "binary"));
             let splittable = entity
                 .content_type
                 .as_ref()
-                .is_some_and(|ct| ct.is_multipart() || ct.is_message());
+                .is_some_and(|ct| ct.is_multipart() || (ct.is_message() && identity_encoded));
             if splittable {
                 if depth + 1 > MAX_DEPTH || entities.len() + work.len() >= MAX_ENTITIES {
                     entity.truncated = true;
@@ -311,9 +319,8 @@ fn read_entity(content: &[u8], range: Range<usize>, parent: Option<usize>, depth
         .field(content, "Content-Type")
         .and_then(|f| parse_content_type(f.value(content)));
     entity.encoding = entity.field(content, "Content-Transfer-Encoding").map(|f| {
-        String::from_utf8_lossy(f.value(content))
-            .trim()
-            .to_ascii_lowercase()
+        let value = String::from_utf8_lossy(&unfold(f.value(content))).into_owned();
+        strip_comments(&value).trim().to_ascii_lowercase()
     });
     entity
 }
@@ -515,6 +522,7 @@ mod tests {
             transfer: Transfer::Data,
             body: None,
             smtputf8: false,
+            null_sender: false,
         }
     }
 
@@ -561,6 +569,14 @@ Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nbody\r\n--XX--\r\nepil
         let model = MessageModel::build(input(&content));
         assert_eq!(model.entities.len(), MAX_DEPTH + 1);
         assert!(model.entities.last().expect("entity").truncated);
+    }
+
+    #[test]
+    fn an_encoded_message_global_is_not_split_and_encodings_lose_comments() {
+        let content = b"Content-Type: message/global\r\nContent-Transfer-Encoding: base64 (why not)\r\n\r\nU3ViamVjdDogeA0KDQpoaQ0K\r\n";
+        let model = MessageModel::build(input(content));
+        assert_eq!(model.entities.len(), 1);
+        assert_eq!(model.root().encoding.as_deref(), Some("base64"));
     }
 
     #[test]

@@ -339,6 +339,12 @@ pub static JUDGES: &[Judge] = &[
         run: Run::Session(eight_bit_negotiated),
     },
     Judge {
+        id: "C-5321-NULL-PATH-USE",
+        looks_at: "messages sent with MAIL FROM:<>: only delivery or disposition notifications (multipart/report) should be",
+        example: "MAIL FROM:<> for an ordinary text/plain message",
+        run: Run::Message(null_path_use),
+    },
+    Judge {
         id: "C-5321-CONTROL-CHARS",
         looks_at: "the message's octets: no control characters other than tab, CR and LF",
         example: "an ESC (0x1B) in the Subject",
@@ -2851,6 +2857,35 @@ fn control_chars(model: &MessageModel<'_>) -> Outcome {
     Outcome::from_findings(findings)
 }
 
+/// RFC 5321 §4.5.5: only messages a Standards-Track RFC requires to have a null reverse path
+/// (delivery status notifications, RFC 3464; disposition notifications, RFC 8098) SHOULD be
+/// sent with one: a top-level multipart/report of report-type delivery-status or
+/// disposition-notification.
+fn null_path_use(model: &MessageModel<'_>) -> Outcome {
+    if !model.input.null_sender {
+        return Outcome::not_applicable("the message had a sender (MAIL FROM was not <>)");
+    }
+    let notification = model.root().content_type.as_ref().is_some_and(|ct| {
+        ct.is("multipart", "report")
+            && ct.parameter("report-type").is_some_and(|t| {
+                t.eq_ignore_ascii_case("delivery-status")
+                    || t.eq_ignore_ascii_case("disposition-notification")
+            })
+    });
+    if notification {
+        return Outcome::Pass;
+    }
+    let shown = model
+        .root()
+        .field(model.content(), "Content-Type")
+        .map_or(&b"(no Content-Type)"[..], |f| f.value(model.content()));
+    Outcome::Violations(vec![Finding::in_message(
+        model.root().start,
+        shown,
+        "a null sender (MAIL FROM:<>) on a message that is not a delivery or disposition notification",
+    )])
+}
+
 #[cfg(test)]
 mod tests {
     use smtp_protocol::params::Body;
@@ -3769,6 +3804,23 @@ mod tests {
         // BODY=8BITMIME without the server offering it.
         fail(id, &simple_session(&[], "BODY=8BITMIME", body));
         not_applicable(id, &format!("{HELLO}C: QUIT\nS: 221 bye"));
+    }
+
+    #[test]
+    fn null_path_use() {
+        let id = "C-5321-NULL-PATH-USE";
+        let report = b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n\r\nfailed\r\n--b--\r\n";
+        message_status(id, message(report).null_sender(), Status::Pass);
+        message_status(
+            id,
+            message(b"Subject: hi\r\n\r\nhello\r\n").null_sender(),
+            Status::Warn,
+        );
+        message_status(
+            id,
+            message(b"Subject: hi\r\n\r\nhello\r\n"),
+            Status::NotApplicable,
+        );
     }
 
     #[test]

@@ -90,6 +90,7 @@ impl StoredMessage {
             transfer: self.transfer,
             body: self.envelope.body(),
             smtputf8: self.envelope.smtputf8(),
+            null_sender: self.envelope.reverse_path.mailbox().is_none(),
         }
     }
 
