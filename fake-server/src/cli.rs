@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: point an application at 127.0.0.1:1025 and see every message it sends.
     Serve(Box<ServeArgs>),
+    /// Test a client: start the server on free ports, run CMD against it (once per scenario),
+    /// judge every session, check the expectations, report; exit 1 if the client failed.
+    Run(Box<RunArgs>),
     /// Validate scenario files; errors name file:line:column (exit 0 when all are valid, 2
     /// otherwise).
     Check {
@@ -39,6 +42,8 @@ pub enum Command {
     },
     /// List the built-in scenarios, usable by name with `serve --scenario`.
     Scenarios,
+    /// List the built-in suites (`run --suite NAME`) and what each scenario provokes.
+    Suites,
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
 }
@@ -66,11 +71,6 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1025")]
     pub smtp: Vec<SocketAddr>,
 
-    /// Offer STARTTLS on the plain SMTP listeners too (they are plain by default, so that
-    /// every client's default settings work against a local sink).
-    #[arg(long)]
-    pub smtp_starttls: bool,
-
     /// Submission listener (STARTTLS; RFC 6409), or `off`.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1587", value_parser = parse_optional_addr)]
     pub submission: OptionalAddr,
@@ -79,14 +79,157 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1465", value_parser = parse_optional_addr)]
     pub smtps: OptionalAddr,
 
-    /// Also write the CA certificate clients must trust to this file.
-    #[arg(long, value_name = "FILE")]
-    pub ca_out: Option<PathBuf>,
-
     /// Where the local CA is kept (default: $FAKE_SMTP_DATA_DIR, else
     /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub server: ServerOptions,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
+
+    /// Print one JSON object per line on stdout: a `listening` event per listener, then one
+    /// per accepted message and per finished session.
+    #[arg(long)]
+    pub json: bool,
+
+    /// On SIGINT or SIGTERM, how long open sessions may finish before they get 421.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Worker threads: 1 runs everything on one thread (an event loop like smtp-sink's);
+    /// 0 means one per CPU.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub threads: usize,
+
+    /// With --threads 1: microseconds to keep polling before the event loop sleeps, so that
+    /// busy clients need not wake it (adaptive: it backs off when spins find no work); 0 never
+    /// spins.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 20)]
+    pub idle_spin_us: u64,
+}
+
+/// `fake-smtp run`: the CI entry.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A scenario to play to the client (a file or a built-in name); repeat to run the
+    /// client once per scenario. Without any (and without --suite), the default.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub scenario: Vec<String>,
+
+    /// A suite of scenarios (see `fake-smtp suites`): the client runs once per scenario.
+    #[arg(long, value_name = "NAME")]
+    pub suite: Vec<String>,
+
+    /// What the run must show besides a client that follows the RFCs, as KEY=VALUE:
+    /// messages=N, sender=ADDR, recipient=ADDR, header=NAME:REGEX, body=TEXT,
+    /// attachment=NAME, exit-code=zero|non-zero|N, pass=CHECK-ID, max-duration=DURATION.
+    /// Repeatable; added to each scenario's own `expect:` block.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub expect: Vec<String>,
+
+    /// How long the client may run (then it is killed, with its process group, and the
+    /// run fails).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Keep the local CA in this directory (default: a new CA in memory for each run; its
+    /// certificate is given to the client as $SMTP_CA_FILE).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub server: ServerOptions,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
+
+    /// The client: a command and its arguments, after `--`. It gets SMTP_HOST, SMTP_PORT,
+    /// SMTP_SUBMISSION_PORT, SMTPS_PORT, SMTP_CA_FILE (and SMTP_USER, SMTP_PASSWORD with
+    /// --auth-user) in its environment.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// The failing level (`--fail-on`).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    /// A failed check (a MUST-level violation) fails the run.
+    Must,
+    /// A warned SHOULD-level check fails it too.
+    Should,
+    /// Any warning fails it.
+    May,
+}
+
+impl FailOn {
+    pub fn level(self) -> smtp_conformance::Level {
+        match self {
+            FailOn::Must => smtp_conformance::Level::Must,
+            FailOn::Should => smtp_conformance::Level::Should,
+            FailOn::May => smtp_conformance::Level::Info,
+        }
+    }
+}
+
+/// Reports, for `run` and `serve`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the report as JSON (format: docs/report.schema.json).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Write the report as JUnit XML (one testcase per check per session, and per
+    /// expectation), for CI test views.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Write the report as one self-contained HTML page (each session as a sequence diagram).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// The level at which client checks fail the run (the exit status is 1): must (failed
+    /// checks), should (also SHOULD-level warnings), may (any warning). With `serve`, set
+    /// it to make the exit status report failures.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+}
+
+impl ReportArgs {
+    /// Whether any report file was asked for.
+    pub fn any(&self) -> bool {
+        self.report.is_some() || self.junit.is_some() || self.html.is_some()
+    }
+
+    /// Checks that every report file can be written, before anything runs.
+    pub fn check_writable(&self) -> Result<(), String> {
+        for path in [&self.report, &self.junit, &self.html]
+            .into_iter()
+            .flatten()
+        {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// What `serve` and `run` share: how the server behaves.
+#[derive(Debug, Args)]
+pub struct ServerOptions {
+    /// Offer STARTTLS on the plain SMTP listeners too (they are plain by default, so that
+    /// every client's default settings work against a local sink).
+    #[arg(long)]
+    pub smtp_starttls: bool,
+
+    /// Also write the CA certificate clients must trust to this file.
+    #[arg(long, value_name = "FILE")]
+    pub ca_out: Option<PathBuf>,
 
     /// Present this certificate chain (PEM) instead of a generated one; needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -110,15 +253,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     pub tls_name: Vec<String>,
 
-    /// Also write each message to this Maildir (fsynced before the 250), with its session
-    /// transcript as JSON in DIR/transcripts/.
+    /// Also write each message to this Maildir (fsynced before the 250), with every
+    /// session's transcript as JSON in DIR/sessions/.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
-
-    /// Print one JSON object per line on stdout: a `listening` event per listener, then one
-    /// per accepted message and per finished session.
-    #[arg(long)]
-    pub json: bool,
 
     /// The server's name in the greeting, the EHLO reply and the trace header.
     #[arg(long, value_name = "NAME", default_value = "localhost")]
@@ -148,24 +286,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
     pub data_timeout: Duration,
 
-    /// On SIGINT or SIGTERM, how long open sessions may finish before they get 421.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub shutdown_grace: Duration,
-
     /// What to do with message content containing a bare CR or LF.
     #[arg(long, value_enum, default_value = "reject-lookalikes")]
     pub bare_line_ends: BareLineEndsArg,
-
-    /// Worker threads: 1 runs everything on one thread (an event loop like smtp-sink's);
-    /// 0 means one per CPU.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub threads: usize,
-
-    /// With --threads 1: microseconds to keep polling before the event loop sleeps, so that
-    /// busy clients need not wake it (adaptive: it backs off when spins find no work); 0 never
-    /// spins.
-    #[arg(long, value_name = "MICROSECONDS", default_value_t = 20)]
-    pub idle_spin_us: u64,
 
     /// Log only warnings and errors on stderr.
     #[arg(short, long)]
@@ -210,23 +333,6 @@ pub struct ScenarioChoice {
 const LISTENERS: [&str; 3] = ["smtp", "submission", "smtps"];
 
 impl ServeArgs {
-    fn tls_setup(&self) -> TlsSetup {
-        let mut setup = TlsSetup::new();
-        if let Some(dir) = &self.data_dir {
-            setup = setup.ca_dir(dir);
-        }
-        if let (Some(chain), Some(key)) = (&self.tls_cert, &self.tls_key) {
-            setup = setup.certificate(CertificateChoice::Files {
-                chain: chain.clone(),
-                key: key.clone(),
-            });
-        }
-        for name in &self.tls_name {
-            setup = setup.extra_name(name.clone());
-        }
-        setup
-    }
-
     /// Loads the scenarios named on the command line.
     pub fn scenarios(&self) -> Result<ScenarioChoice, String> {
         let mut choice = ScenarioChoice::default();
@@ -255,30 +361,10 @@ impl ServeArgs {
 
     /// The server this command line describes (events are attached by the caller).
     pub fn builder(&self, scenarios: ScenarioChoice) -> ServerBuilder {
-        let session = SessionConfig {
-            hostname: self.hostname.clone(),
-            max_message_size: self.max_message_size,
-            max_recipients: self.max_recipients as usize,
-            command_timeout: self.command_timeout,
-            data_timeout: self.data_timeout,
-            auth: AuthConfig {
-                in_cleartext: self.auth_in_cleartext,
-                users: self.auth_user.clone(),
-                ..AuthConfig::default()
-            },
-            bare_line_ends: match self.bare_line_ends {
-                BareLineEndsArg::Reject => BareLineEnds::Reject,
-                BareLineEndsArg::RejectLookalikes => BareLineEnds::RejectLookalikes,
-                BareLineEndsArg::Accept => BareLineEnds::Accept,
-            },
-            ..SessionConfig::default()
-        };
-        let mut builder = ServerBuilder::default()
-            .session_config(session)
-            .max_messages(self.max_messages)
-            .max_connections(self.max_connections)
-            .shutdown_grace(self.shutdown_grace)
-            .smtp_starttls(self.smtp_starttls);
+        let mut builder = self
+            .server
+            .builder(self.data_dir.as_deref(), false)
+            .shutdown_grace(self.shutdown_grace);
         let per_listener = |name: &str| {
             scenarios
                 .per_listener
@@ -308,7 +394,57 @@ impl ServeArgs {
         if let Some(scenario) = scenarios.all {
             builder = builder.scenario(scenario);
         }
-        builder = builder.tls(self.tls_setup());
+        builder
+    }
+}
+
+impl ServerOptions {
+    fn tls_setup(&self, data_dir: Option<&std::path::Path>, in_memory: bool) -> TlsSetup {
+        let mut setup = TlsSetup::new();
+        match data_dir {
+            Some(dir) => setup = setup.ca_dir(dir),
+            None if in_memory => setup = setup.in_memory_ca(),
+            None => {}
+        }
+        if let (Some(chain), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            setup = setup.certificate(CertificateChoice::Files {
+                chain: chain.clone(),
+                key: key.clone(),
+            });
+        }
+        for name in &self.tls_name {
+            setup = setup.extra_name(name.clone());
+        }
+        setup
+    }
+
+    /// A server as these options describe, without listeners or scenario. The CA is kept in
+    /// `data_dir` if given, else in memory (`in_memory_ca`) or in the default data directory.
+    pub fn builder(&self, data_dir: Option<&std::path::Path>, in_memory_ca: bool) -> ServerBuilder {
+        let session = SessionConfig {
+            hostname: self.hostname.clone(),
+            max_message_size: self.max_message_size,
+            max_recipients: self.max_recipients as usize,
+            command_timeout: self.command_timeout,
+            data_timeout: self.data_timeout,
+            auth: AuthConfig {
+                in_cleartext: self.auth_in_cleartext,
+                users: self.auth_user.clone(),
+                ..AuthConfig::default()
+            },
+            bare_line_ends: match self.bare_line_ends {
+                BareLineEndsArg::Reject => BareLineEnds::Reject,
+                BareLineEndsArg::RejectLookalikes => BareLineEnds::RejectLookalikes,
+                BareLineEndsArg::Accept => BareLineEnds::Accept,
+            },
+            ..SessionConfig::default()
+        };
+        let mut builder = ServerBuilder::default()
+            .session_config(session)
+            .max_messages(self.max_messages)
+            .max_connections(self.max_connections)
+            .smtp_starttls(self.smtp_starttls)
+            .tls(self.tls_setup(data_dir, in_memory_ca));
         if let Some(dir) = &self.store {
             builder = builder.store_dir(dir);
         }

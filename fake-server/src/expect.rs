@@ -203,11 +203,7 @@ impl Expectations {
         if let Some(sender) = &self.sender {
             let wanted = format!("<{sender}>");
             let found = messages.iter().any(|m| m.mail_from() == wanted);
-            result(
-                format!("sender = {sender}"),
-                found,
-                senders_seen(messages),
-            );
+            result(format!("sender = {sender}"), found, senders_seen(messages));
         }
         for recipient in &self.recipients {
             let wanted = format!("<{recipient}>");
@@ -233,10 +229,16 @@ impl Expectations {
                 Some(first) if !found => format!("{name}: {first:?} does not match"),
                 Some(_) => "matches".to_owned(),
             };
-            result(format!("header {name} ~ {}", pattern.0.as_str()), found, detail);
+            result(
+                format!("header {name} ~ {}", pattern.0.as_str()),
+                found,
+                detail,
+            );
         }
         for text in &self.body {
-            let found = messages.iter().any(|m| m.content_str().contains(text.as_str()));
+            let found = messages
+                .iter()
+                .any(|m| m.content_str().contains(text.as_str()));
             result(
                 format!("body contains {text:?}"),
                 found,
@@ -280,7 +282,9 @@ impl Expectations {
                 .filter_map(|s| s.checks.status(id))
                 .collect();
             let passed = statuses.contains(&Status::Pass)
-                && !statuses.iter().any(|s| matches!(s, Status::Fail | Status::Warn));
+                && !statuses
+                    .iter()
+                    .any(|s| matches!(s, Status::Fail | Status::Warn));
             let detail = if smtp_conformance::info(id).is_none() {
                 "no such check (see docs/checks.md)".to_owned()
             } else if statuses.is_empty() {

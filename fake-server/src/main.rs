@@ -2,12 +2,13 @@
 //! found, 2 the tool could not do its job).
 
 mod cli;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command, ServeArgs};
+use cli::{Cli, Command, ReportArgs, ServeArgs};
 use fake_server::ServerEvent;
 
 /// The binary only: library users keep their own allocator. Many short-lived allocations per
@@ -20,6 +21,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Command::Serve(args) => serve_command(args),
+        Command::Run(args) => run::run_command(args),
+        Command::Suites => {
+            run::list_suites();
+            ExitCode::SUCCESS
+        }
         Command::Check { files } => check(files),
         Command::Scenarios => {
             list_scenarios();
@@ -67,7 +73,11 @@ fn list_scenarios() {
 }
 
 fn serve_command(args: &ServeArgs) -> ExitCode {
-    init_logging(args.quiet);
+    init_logging(args.server.quiet);
+    if let Err(error) = args.reports.check_writable() {
+        eprintln!("fake-smtp: {error}");
+        return ExitCode::from(2);
+    }
     // Scenarios are read before anything starts: a mistake stops here, with its location.
     let scenarios = match args.scenarios() {
         Ok(scenarios) => scenarios,
@@ -103,7 +113,8 @@ fn serve_command(args: &ServeArgs) -> ExitCode {
         }
     };
     match runtime.block_on(serve(args, scenarios)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
         Err(error) => {
             eprintln!("fake-smtp: {error}");
             ExitCode::from(2)
@@ -111,7 +122,7 @@ fn serve_command(args: &ServeArgs) -> ExitCode {
     }
 }
 
-fn init_logging(quiet: bool) {
+pub(crate) fn init_logging(quiet: bool) {
     let default = if quiet { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -123,24 +134,32 @@ fn init_logging(quiet: bool) {
         .init();
 }
 
+/// Serves until a signal; `Ok(false)` when `--fail-on` is set and a client failed a check.
 async fn serve(
     args: &ServeArgs,
     scenarios: cli::ScenarioChoice,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<bool, Box<dyn std::error::Error>> {
+    let scenario_name = scenarios
+        .all
+        .as_ref()
+        .map_or_else(|| "default".to_owned(), |s| s.name.clone());
     let mut builder = args.builder(scenarios);
     if args.json {
         builder = builder.on_event(print_json);
     }
     let server = builder.start().await?;
-    if let Some(path) = &args.ca_out {
+    if let Some(path) = &args.server.ca_out {
         let pem = server
             .ca_cert_pem()
             .ok_or("--ca-out: there is no local CA (the certificate comes from --tls-cert)")?;
         std::fs::write(path, pem).map_err(|e| format!("--ca-out {}: {e}", path.display()))?;
         tracing::info!(file = %path.display(), "CA certificate written");
     }
-    if let Some(dir) = &args.store {
-        tracing::info!(dir = %dir.display(), "messages are written to a Maildir");
+    match &args.server.store {
+        Some(dir) => tracing::info!(dir = %dir.display(), "messages are written to a Maildir"),
+        None => {
+            tracing::info!("messages are kept in memory only (--store DIR keeps them as files)")
+        }
     }
     wait_for_signal().await?;
     tracing::info!("shutting down");
@@ -153,7 +172,28 @@ async fn serve(
             tracing::warn!("second signal: stopping now");
         }
     }
-    Ok(())
+    let sessions = server.sessions();
+    finish_serve_reports(&args.reports, scenario_name, &sessions)
+}
+
+/// `serve --report/--junit/--html/--fail-on`: the sessions that came, judged and reported at
+/// shutdown; whether they passed (always true without --fail-on).
+fn finish_serve_reports(
+    reports: &ReportArgs,
+    scenario: String,
+    sessions: &[std::sync::Arc<fake_server::SessionRecord>],
+) -> Result<bool, Box<dyn std::error::Error>> {
+    if !reports.any() && reports.fail_on.is_none() {
+        return Ok(true);
+    }
+    let fail_on = reports
+        .fail_on
+        .map_or(smtp_conformance::Level::Must, cli::FailOn::level);
+    let run =
+        fake_server::report::RunResult::new(scenario, None, None, sessions, Vec::new(), fail_on);
+    let report = fake_server::report::RunReport::new(fail_on, vec![run]);
+    run::write_reports(reports, &report)?;
+    Ok(reports.fail_on.is_none() || report.verdict.is_pass())
 }
 
 /// One event per line on stdout, flushed at once so that scripts see it.

@@ -210,7 +210,9 @@ impl ServerBuilder {
             None => None,
         };
         if let Some(ca) = tls.as_ref().and_then(TlsContext::ca) {
-            tracing::info!(ca = %ca.cert_path().display(), "clients trust this CA for TLS");
+            if !ca.is_in_memory() {
+                tracing::info!(ca = %ca.cert_path().display(), "clients trust this CA for TLS");
+            }
         }
         let mailbox = Arc::new(Mailbox::new(
             MailboxConfig {

@@ -167,7 +167,9 @@ fn check_case(session: &SessionResult, check: &CheckResult, fail_on: Level) -> (
         }
     };
     (
-        format!("    <testcase classname=\"{classname}\" name=\"{name}\">\n{body}    </testcase>\n"),
+        format!(
+            "    <testcase classname=\"{classname}\" name=\"{name}\">\n{body}    </testcase>\n"
+        ),
         outcome,
     )
 }
@@ -185,12 +187,16 @@ fn evidence_text(session: &SessionResult, check: &CheckResult) -> String {
                 }
             }
             Location::Message { offset } => {
-                let _ = writeln!(
+                let _ = write!(
                     text,
-                    "message {}, octet {offset}: {}",
-                    evidence.message.as_deref().unwrap_or("?"),
-                    evidence.octets
+                    "message {}, octet {offset}",
+                    evidence.message.as_deref().unwrap_or("?")
                 );
+                if evidence.octets.is_empty() {
+                    text.push('\n');
+                } else {
+                    let _ = writeln!(text, ": {}", evidence.octets);
+                }
             }
             Location::Session => {}
         }

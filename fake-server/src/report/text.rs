@@ -27,7 +27,12 @@ pub fn render(report: &RunReport) -> String {
 }
 
 fn render_run(out: &mut String, run: &RunResult) {
-    let _ = writeln!(out, "== scenario {}: {} ==", run.scenario, run.verdict.as_str());
+    let _ = writeln!(
+        out,
+        "== scenario {}: {} ==",
+        run.scenario,
+        run.verdict.as_str()
+    );
     if let Some(description) = &run.description {
         let _ = writeln!(out, "   {description}");
     }
@@ -101,11 +106,12 @@ fn render_session(out: &mut String, session: &SessionResult) {
                 }
                 Location::Message { offset } => {
                     let id = evidence.message.as_deref().unwrap_or("?");
-                    let _ = writeln!(
-                        out,
-                        "      message {id}, octet {offset}: {}",
-                        evidence.octets
-                    );
+                    let _ = write!(out, "      message {id}, octet {offset}");
+                    if evidence.octets.is_empty() {
+                        out.push('\n');
+                    } else {
+                        let _ = writeln!(out, ": {}", evidence.octets);
+                    }
                 }
                 Location::Session => {}
             }

@@ -140,6 +140,28 @@ impl LocalCa {
         LocalCa::load(dir)
     }
 
+    /// A CA made for this process only: nothing is written (its paths are empty). What
+    /// `fake-smtp run` uses by default, and what a test wants: no file in anyone's home.
+    pub fn in_memory() -> Result<LocalCa, TlsError> {
+        let key = KeyPair::generate()?;
+        let mut params = ca_params();
+        Validity::around_now(Duration::from_secs(24 * 60 * 60), CA_LIFETIME).apply(&mut params);
+        let cert = params.self_signed(&key)?;
+        Ok(LocalCa {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            issuer: Issuer::new(ca_params(), key),
+            cert_path: PathBuf::new(),
+            key_path: PathBuf::new(),
+            created: true,
+        })
+    }
+
+    /// Whether the CA lives in this process only ([`LocalCa::in_memory`]).
+    pub fn is_in_memory(&self) -> bool {
+        self.cert_path.as_os_str().is_empty()
+    }
+
     /// [`LocalCa::load_or_create`] in the [`default_data_dir`].
     pub fn load_or_create_default() -> Result<LocalCa, TlsError> {
         LocalCa::load_or_create(&default_data_dir()?)

@@ -51,6 +51,8 @@ pub enum CaLocation {
     Dir(PathBuf),
     /// A CA already loaded, shared by several listeners.
     Loaded(Arc<LocalCa>),
+    /// A new CA in memory, never written (clients get its certificate from the server).
+    Memory,
 }
 
 /// Which certificate the server presents. All but [`CertificateChoice::Files`] are made at
@@ -93,6 +95,12 @@ impl TlsSetup {
     /// Keeps the local CA in `dir` instead of the data directory.
     pub fn ca_dir(mut self, dir: impl Into<PathBuf>) -> TlsSetup {
         self.ca = CaLocation::Dir(dir.into());
+        self
+    }
+
+    /// Makes a CA in memory instead of keeping one on disk.
+    pub fn in_memory_ca(mut self) -> TlsSetup {
+        self.ca = CaLocation::Memory;
         self
     }
 
@@ -163,6 +171,7 @@ impl TlsSetup {
             CaLocation::DataDir => Ok(Arc::new(LocalCa::load_or_create_default()?)),
             CaLocation::Dir(dir) => Ok(Arc::new(LocalCa::load_or_create(dir)?)),
             CaLocation::Loaded(ca) => Ok(Arc::clone(ca)),
+            CaLocation::Memory => Ok(Arc::new(LocalCa::in_memory()?)),
         }
     }
 }
