@@ -716,10 +716,15 @@ fn empty_challenge(model: &SessionModel<'_>) -> Outcome {
             };
             let raw = unit.line().map_or(&[][..], |l| &l.raw[..]);
             if raw == b"*" {
-                findings.push(at_unit(
-                    unit,
-                    "the client cancelled at an empty challenge instead of sending its response",
-                ));
+                // A cancel is allowed at any step (RFC 4954 §4), so the client did read the
+                // empty challenge; only a warning: it may not have known what to send.
+                findings.push(
+                    at_unit(
+                        unit,
+                        "the client cancelled at an empty challenge instead of sending its response",
+                    )
+                    .warn(),
+                );
             } else if raw.is_empty()
                 && needs_client_data(&ex.mechanism)
                 && ex.responses.first().is_some_and(|r| r.index == unit.index)
@@ -1336,7 +1341,7 @@ mod tests {
             id,
             &session(EHLO_AUTH, "C: AUTH PLAIN\nS: 334\nC: AGEAYg==\nS: 235 ok"),
         );
-        fail(
+        warn(
             id,
             &session(EHLO_AUTH, "C: AUTH PLAIN\nS: 334 \nC: *\nS: 501 cancelled"),
         );

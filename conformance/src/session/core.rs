@@ -2786,7 +2786,11 @@ fn nonempty_content(model: &SessionModel<'_>) -> Outcome {
     let mut messages = 0;
     for (unit, _, report) in reports(model) {
         messages += 1;
-        if report.octets == 0 {
+        // RFC 2920 §3.1: when no RCPT was accepted (or MAIL was refused) and DATA was
+        // nevertheless answered 354, the client "should send a single dot": an empty
+        // message is then the right thing, not a fault.
+        let nothing_to_send = unit.state.transaction.as_ref().is_none_or(|t| t.accepted == 0);
+        if report.octets == 0 && !nothing_to_send {
             keep(&mut findings, at(unit, "an empty message"));
         }
     }
@@ -3856,6 +3860,15 @@ mod tests {
         let id = "C-5321-NONEMPTY-CONTENT";
         pass(id, &plain());
         fail(id, &simple_session(&[], "", ""));
+        // Every RCPT refused and DATA answered 354 anyway: the single dot is what RFC 2920
+        // §3.1 asks for.
+        pass(
+            id,
+            &format!(
+                "{HELLO}C: MAIL FROM:<a@b.example>\nS: 250 ok\nC+: RCPT TO:<c@d.example>\nS: 550 no\n\
+                 C+: DATA\nS: 354 go\nD: \nS: 554 no valid recipients\nC: QUIT\nS: 221 bye"
+            ),
+        );
         not_applicable(id, &format!("{HELLO}C: QUIT\nS: 221 bye"));
     }
 

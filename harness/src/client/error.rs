@@ -57,6 +57,24 @@ impl ClientError {
         }
     }
 
+    /// Whether the session can still say QUIT: the server refused something, or the client
+    /// stopped by its own rules (a message too big for SIZE, a missing extension); not when
+    /// the connection broke, timed out or TLS failed. RFC 5321 §4.1.1.10: the client MUST NOT
+    /// close the channel before it has sent QUIT.
+    pub fn session_usable(&self) -> bool {
+        match self {
+            ClientError::Rejected { reply, .. } => reply.code.get() != 421,
+            ClientError::StartTlsUnavailable
+            | ClientError::NoMechanism { .. }
+            | ClientError::PlaintextWithoutTls(_)
+            | ClientError::MissingExtension(_)
+            | ClientError::TooBig { .. }
+            | ClientError::Address { .. }
+            | ClientError::NoRecipients => true,
+            _ => false,
+        }
+    }
+
     /// Transient (4xx) refusals and lost connections are worth another try later, or with
     /// another MX (RFC 5321 §4.2.5, §5.1).
     pub fn is_transient(&self) -> bool {

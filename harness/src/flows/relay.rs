@@ -143,14 +143,12 @@ async fn attempt(
         Ok(delivery.reply.to_string().trim_end().to_owned())
     }
     .await;
-    match &result {
-        Ok(_) => {
-            let _ = client.quit().await;
-        }
-        Err(ClientError::Rejected { .. }) => {
-            let _ = client.quit().await;
-        }
-        Err(_) => {}
+    let usable = match &result {
+        Ok(_) => true,
+        Err(error) => ClientError::session_usable(error),
+    };
+    if usable {
+        let _ = client.quit().await;
     }
     (result, Some(client.into_transcript()))
 }

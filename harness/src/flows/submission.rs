@@ -2,7 +2,7 @@
 //! (RFC 8314), then AUTH, then one message.
 
 use super::{FlowKind, FlowOutcome, Target, MESSAGE};
-use crate::client::{Client, TlsMode};
+use crate::client::{Client, ClientError, TlsMode};
 
 pub async fn submission(target: &Target) -> FlowOutcome {
     run(target, FlowKind::Submission, TlsMode::Required).await
@@ -17,25 +17,37 @@ async fn run(target: &Target, flow: FlowKind, tls: TlsMode) -> FlowOutcome {
     let Some(mut client) = target.connect(tls, &mut outcome).await else {
         return outcome;
     };
-    let result = steps(&mut client, target, &mut outcome).await;
-    if result.is_ok() {
-        if let Err(error) = client.quit().await {
-            // The message is delivered; a garbled QUIT reply is worth noting, not a failure.
-            outcome.step(format!("QUIT: {error}"));
+    match steps(&mut client, target, &mut outcome).await {
+        Ok(()) => {
+            if let Err(error) = client.quit().await {
+                // The message is delivered; a garbled QUIT reply is worth noting, not a failure.
+                outcome.step(format!("QUIT: {error}"));
+            }
         }
+        // The session still works after a refusal or a stop by the client's own rules: it
+        // ends with QUIT (RFC 5321 §4.1.1.10), not a dropped connection.
+        Err(error) if error.session_usable() => {
+            let _ = client.quit().await;
+        }
+        Err(_) => {}
     }
     outcome.sessions.push(client.into_transcript());
     outcome
 }
 
-async fn steps(client: &mut Client, target: &Target, outcome: &mut FlowOutcome) -> Result<(), ()> {
+/// The flow's steps; the error that stopped them (already in the outcome).
+async fn steps(
+    client: &mut Client,
+    target: &Target,
+    outcome: &mut FlowOutcome,
+) -> Result<(), ClientError> {
     if let Err(error) = client.hello().await {
         outcome.failed("EHLO", &error);
-        return Err(());
+        return Err(error);
     }
     if let Err(error) = client.secure().await {
         outcome.failed("STARTTLS", &error);
-        return Err(());
+        return Err(error);
     }
     if client.is_tls() {
         outcome.step("TLS: up");
@@ -45,8 +57,7 @@ async fn steps(client: &mut Client, target: &Target, outcome: &mut FlowOutcome) 
             Ok(mechanism) => outcome.step(format!("AUTH {mechanism}: accepted")),
             Err(error) => {
                 outcome.failed("AUTH", &error);
-                let _ = client.quit().await;
-                return Err(());
+                return Err(error);
             }
         }
     }
@@ -67,8 +78,7 @@ async fn steps(client: &mut Client, target: &Target, outcome: &mut FlowOutcome) 
         }
         Err(error) => {
             outcome.failed("sending", &error);
-            let _ = client.quit().await;
-            Err(())
+            Err(error)
         }
     }
 }

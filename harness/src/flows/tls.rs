@@ -24,11 +24,17 @@ async fn run(target: &Target, flow: FlowKind, tls: TlsMode) -> FlowOutcome {
             }
         }
         Err(StopReason::NoTls(error)) => {
-            // Stopping here is what a client that requires TLS must do.
+            // Stopping here is what a client that requires TLS must do, with QUIT (RFC 3207
+            // §4.1, RFC 5321 §4.1.1.10).
             outcome.step(format!("stopped before sending anything: {error}"));
             outcome.success = true;
+            let _ = client.quit().await;
         }
-        Err(StopReason::Failed) => {}
+        Err(StopReason::Failed(error)) => {
+            if error.session_usable() {
+                let _ = client.quit().await;
+            }
+        }
     }
     outcome.sessions.push(client.into_transcript());
     outcome
@@ -36,7 +42,7 @@ async fn run(target: &Target, flow: FlowKind, tls: TlsMode) -> FlowOutcome {
 
 enum StopReason {
     NoTls(ClientError),
-    Failed,
+    Failed(ClientError),
 }
 
 async fn steps(
@@ -46,7 +52,7 @@ async fn steps(
 ) -> Result<(), StopReason> {
     if let Err(error) = client.hello().await {
         outcome.failed("EHLO", &error);
-        return Err(StopReason::Failed);
+        return Err(StopReason::Failed(error));
     }
     match client.secure().await {
         Ok(()) => outcome.step(if client.is_tls() {
@@ -59,7 +65,7 @@ async fn steps(
         }
         Err(error) => {
             outcome.failed("STARTTLS", &error);
-            return Err(StopReason::Failed);
+            return Err(StopReason::Failed(error));
         }
     }
     match client.send(&target.envelope, MESSAGE).await {
@@ -73,8 +79,7 @@ async fn steps(
         }
         Err(error) => {
             outcome.failed("sending", &error);
-            let _ = client.quit().await;
-            Err(StopReason::Failed)
+            Err(StopReason::Failed(error))
         }
     }
 }
