@@ -12,6 +12,9 @@ command -v swaks >/dev/null || need+=(swaks)
 command -v msmtp >/dev/null || need+=(msmtp)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
+# Headless Chromium for the HTML report's browser test (fake-server/tests/report_html.rs),
+# driven by playwright-core (ci/node); never a browser downloaded by Playwright itself.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
@@ -28,10 +31,16 @@ if ! python3 -c 'import scramp' 2>/dev/null; then
   echo "setup: installing the Python package scramp"
   python3 -m pip install --quiet --disable-pip-version-check 'scramp==1.5.0'
 fi
-# nodemailer, pinned in ci/node/package.json, into ci/node/node_modules (not committed).
-if ! node -e 'require("./ci/node/node_modules/nodemailer")' 2>/dev/null; then
-  echo "setup: installing nodemailer (npm)"
+# nodemailer and playwright-core, pinned in ci/node/package.json, into ci/node/node_modules
+# (not committed).
+if ! node -e 'require("./ci/node/node_modules/nodemailer"); require("./ci/node/node_modules/playwright-core")' 2>/dev/null; then
+  echo "setup: installing nodemailer and playwright-core (npm)"
   (cd ci/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# jsonschema and junitparser: real consumers of the run reports (JSON Schema, JUnit XML).
+if ! python3 -c 'import jsonschema, junitparser' 2>/dev/null; then
+  echo "setup: installing the Python packages jsonschema and junitparser"
+  python3 -m pip install --quiet --disable-pip-version-check 'jsonschema>=4.23,<5' 'junitparser==3.2.0'
 fi
 curl --version | grep -qi smtp || { echo "setup: curl lacks SMTP support" >&2; exit 1; }
 # A real MTA for the harness (snapshots/tests/real_mta.rs): Postfix and Cyrus SASL tools.
