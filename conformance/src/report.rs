@@ -104,6 +104,28 @@ impl CheckResult {
         }
     }
 
+    /// [`CheckResult::merge`] without taking `other`: evidence is copied only while there is
+    /// room for it, so merging many messages' results costs no allocation per message.
+    fn merge_from(&mut self, other: &CheckResult) {
+        match (self.status, other.status) {
+            (_, Status::NotApplicable) => return,
+            (Status::NotApplicable, _) => {
+                *self = other.clone();
+                return;
+            }
+            _ => {}
+        }
+        self.status = self.status.max(other.status);
+        self.more += other.more;
+        for evidence in &other.evidence {
+            if self.evidence.len() < MAX_EVIDENCE_PER_CHECK {
+                self.evidence.push(evidence.clone());
+            } else {
+                self.more += 1;
+            }
+        }
+    }
+
     /// Combines the results of the same check on two parts of a session (two messages): the
     /// worse status wins, not-applicable only when both are.
     fn merge(&mut self, other: CheckResult) {
@@ -140,6 +162,12 @@ pub struct Report {
 }
 
 impl Report {
+    /// Puts the results in catalogue order (reports made by the engine already are).
+    pub fn sort(&mut self) {
+        self.results
+            .sort_by_key(|r| crate::catalogue_index(r.id).unwrap_or(usize::MAX));
+    }
+
     /// The result of one check, if it was run.
     pub fn get(&self, id: &str) -> Option<&CheckResult> {
         self.results.iter().find(|r| r.id == id)
@@ -190,20 +218,90 @@ impl Report {
         })
     }
 
-    /// Adds the results of another part of the same session, check by check.
-    pub fn merge(&mut self, other: Report) {
-        for result in other.results {
-            match self.results.iter_mut().find(|r| r.id == result.id) {
-                Some(existing) => existing.merge(result),
-                None => self.results.push(result),
-            }
+    /// Adds another report's results in place ([`Report::merge`] without taking it): when both
+    /// hold the same checks in the same order, as every message's report does, nothing is
+    /// allocated for checks that pass or do not apply.
+    pub fn merge_from(&mut self, other: &Report) {
+        let aligned = self.results.len() == other.results.len()
+            && self
+                .results
+                .iter()
+                .zip(&other.results)
+                .all(|(a, b)| a.id == b.id);
+        if !aligned {
+            self.merge(other.clone());
+            return;
         }
-        self.sort();
+        for (mine, theirs) in self.results.iter_mut().zip(&other.results) {
+            mine.merge_from(theirs);
+        }
     }
 
-    /// Puts the results in catalogue order.
-    pub(crate) fn sort(&mut self) {
-        self.results
-            .sort_by_key(|r| crate::catalogue_index(r.id).unwrap_or(usize::MAX));
+    /// Adds the results of another part of the same session, check by check. Both reports
+    /// are in catalogue order (as the engine makes them): one pass merges them.
+    pub fn merge(&mut self, other: Report) {
+        let mine = std::mem::take(&mut self.results);
+        let mut merged = Vec::with_capacity(mine.len().max(other.results.len()));
+        let order = |r: &CheckResult| crate::catalogue_index(r.id).unwrap_or(usize::MAX);
+        let mut theirs = other.results.into_iter().peekable();
+        for mut result in mine {
+            while let Some(next) = theirs.next_if(|t| order(t) < order(&result)) {
+                merged.push(next);
+            }
+            if let Some(same) = theirs.next_if(|t| t.id == result.id) {
+                result.merge(same);
+            }
+            merged.push(result);
+        }
+        merged.extend(theirs);
+        self.results = merged;
+    }
+
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{Finding, Outcome};
+
+    fn result(id: &'static str, outcome: Outcome) -> CheckResult {
+        CheckResult::from_outcome(id, Level::Must, outcome, Some("M"))
+    }
+
+    #[test]
+    fn merging_keeps_the_worst_status_and_the_evidence() {
+        let fail = || Outcome::Violations(vec![Finding::in_session("bad")]);
+        let a = Report {
+            results: vec![
+                result("C-5322-DATE-PRESENT", Outcome::Pass),
+                result("C-5322-FROM-PRESENT", Outcome::not_applicable("none")),
+            ],
+        };
+        let b = Report {
+            results: vec![
+                result("C-5322-DATE-PRESENT", fail()),
+                result("C-5322-FROM-PRESENT", Outcome::Pass),
+            ],
+        };
+        let mut by_ref = a.clone();
+        by_ref.merge_from(&b);
+        let mut by_value = a;
+        by_value.merge(b);
+        assert_eq!(by_ref, by_value);
+        assert_eq!(by_ref.status("C-5322-DATE-PRESENT"), Some(Status::Fail));
+        assert_eq!(by_ref.status("C-5322-FROM-PRESENT"), Some(Status::Pass));
+        assert_eq!(by_ref.results[0].evidence.len(), 1);
+    }
+
+    #[test]
+    fn merging_reports_of_other_checks_keeps_catalogue_order() {
+        let mut a = Report {
+            results: vec![result("C-5322-FROM-PRESENT", Outcome::Pass)],
+        };
+        a.merge(Report {
+            results: vec![result("C-5321-GREETING-WAIT", Outcome::Pass)],
+        });
+        let ids: Vec<_> = a.results.iter().map(|r| r.id).collect();
+        assert_eq!(ids, ["C-5321-GREETING-WAIT", "C-5322-FROM-PRESENT"]);
     }
 }

@@ -252,10 +252,10 @@ fn judge_accepted(
 ) {
     for stored in to_judge.drain(..) {
         mailbox.accepted(&stored);
-        let report = stored.judge().clone();
+        let report = stored.judge();
         match message_checks {
-            Some(checks) => checks.merge(report),
-            None => *message_checks = Some(report),
+            Some(checks) => checks.merge_from(report),
+            None => *message_checks = Some(report.clone()),
         }
     }
 }
