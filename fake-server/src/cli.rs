@@ -290,9 +290,21 @@ pub struct ServerOptions {
     #[arg(long, value_enum, default_value = "reject-lookalikes")]
     pub bare_line_ends: BareLineEndsArg,
 
+    /// Judge every session and message against the client checks (docs/checks.md).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off)]
+    pub checks: bool,
+
     /// Log only warnings and errors on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected on or off, not {other:?}")),
+    }
 }
 
 fn parse_user(text: &str) -> Result<AuthUser, String> {
@@ -444,6 +456,7 @@ impl ServerOptions {
             .max_messages(self.max_messages)
             .max_connections(self.max_connections)
             .smtp_starttls(self.smtp_starttls)
+            .checks(self.checks)
             .tls(self.tls_setup(data_dir, in_memory_ca));
         if let Some(dir) = &self.store {
             builder = builder.store_dir(dir);

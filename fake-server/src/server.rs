@@ -80,6 +80,7 @@ pub struct ServerBuilder {
     events: Option<EventSink>,
     tls: Option<TlsSetup>,
     smtp_starttls: bool,
+    checks: bool,
 }
 
 impl Default for ServerBuilder {
@@ -96,6 +97,7 @@ impl Default for ServerBuilder {
             events: None,
             tls: None,
             smtp_starttls: false,
+            checks: true,
         }
     }
 }
@@ -128,6 +130,13 @@ impl ServerBuilder {
     /// offers STARTTLS too.
     pub fn tls(mut self, setup: TlsSetup) -> Self {
         self.tls = Some(setup);
+        self
+    }
+
+    /// Judges every session and message against the client checks (docs/checks.md): on by
+    /// default. Off, sessions carry an empty report and nothing is judged.
+    pub fn checks(mut self, on: bool) -> Self {
+        self.checks = on;
         self
     }
 
@@ -220,6 +229,7 @@ impl ServerBuilder {
                 max_messages: self.max_messages,
                 max_sessions: self.max_sessions,
                 store: self.store,
+                checks: self.checks,
             },
             self.events.clone(),
         )?);

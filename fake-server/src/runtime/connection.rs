@@ -220,8 +220,13 @@ pub async fn drive(
     judge_accepted(&ctx.mailbox, &mut to_judge, &mut message_checks);
     let transcript = session.into_transcript();
     let close_reason = transcript.close_reason();
-    let mut checks = smtp_conformance::judge_session(&transcript);
-    checks.merge(message_checks.unwrap_or_else(smtp_conformance::no_messages));
+    let checks = if ctx.mailbox.checks() {
+        let mut checks = smtp_conformance::judge_session(&transcript);
+        checks.merge(message_checks.unwrap_or_else(smtp_conformance::no_messages));
+        checks
+    } else {
+        Report::default()
+    };
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
     ctx.mailbox
         .finish_session(SessionRecord {
@@ -252,6 +257,9 @@ fn judge_accepted(
 ) {
     for stored in to_judge.drain(..) {
         mailbox.accepted(&stored);
+        if !mailbox.checks() {
+            continue;
+        }
         let report = stored.judge();
         match message_checks {
             Some(checks) => checks.merge_from(report),
