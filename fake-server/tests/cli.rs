@@ -374,3 +374,48 @@ fn default_listeners_and_ca_out() {
     assert_eq!(child.wait().expect("exit").code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 12, item 5: `serve` writes the run reports at shutdown, and with `--fail-on` its exit
+/// status says whether a client failed a check (README's "exit 1: the run found problems").
+#[test]
+fn serve_reports_at_shutdown_and_fails_on_a_failed_check() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-serve-report-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let report = dir.join("report.json");
+    let junit = dir.join("junit.xml");
+    let html = dir.join("report.html");
+    let (mut child, _events, address) = serve_json(&[
+        "--report",
+        report.to_str().expect("utf-8"),
+        "--junit",
+        junit.to_str().expect("utf-8"),
+        "--html",
+        html.to_str().expect("utf-8"),
+        "--fail-on",
+        "must",
+    ]);
+    // send_one's message has no Date: C-5322-DATE-PRESENT fails.
+    let output = send_one(address);
+    assert!(output.contains("250 2.0.0 OK queued as"), "{output}");
+    std::thread::sleep(Duration::from_millis(200));
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(1));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    assert_eq!(json["verdict"], "fail");
+    assert_eq!(
+        json["runs"][0]["sessions"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit");
+    assert!(xml.contains("name=\"C-5322-DATE-PRESENT\""), "{xml}");
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(page.contains("C-5322-DATE-PRESENT"));
+    // Without --fail-on the exit status stays 0, whatever the clients did.
+    let (mut child, _events, address) = serve_json(&[]);
+    send_one(address);
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
