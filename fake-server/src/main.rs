@@ -63,13 +63,22 @@ fn list_scenarios() {
         .map(|(name, _)| name.len())
         .max()
         .unwrap_or(0);
+    let mut text = String::new();
     for (name, _) in fake_server::scenario::builtin::BUILTIN {
         let description = fake_server::Scenario::load(name)
             .ok()
             .and_then(|s| s.description)
             .unwrap_or_default();
-        println!("{name:width$}  {description}");
+        text.push_str(&format!("{name:width$}  {description}\n"));
     }
+    print_out(&text);
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+pub(crate) fn print_out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
 }
 
 fn serve_command(args: &ServeArgs) -> ExitCode {

@@ -75,7 +75,7 @@ fn run(args: &RunArgs) -> Result<Verdict, RunError> {
             }
         }
         let report = RunReport::new(fail_on, runs);
-        print!("{}", fake_server::report::text::render(&report));
+        crate::print_out(&fake_server::report::text::render(&report));
         write_reports(&args.reports, &report).map_err(|e| RunError::Setup(e.to_string()))?;
         if interrupted {
             return Err(RunError::Interrupted(report.runs.len()));
@@ -89,14 +89,17 @@ fn run(args: &RunArgs) -> Result<Verdict, RunError> {
 fn scenarios(args: &RunArgs) -> Result<Vec<Option<Scenario>>, String> {
     let mut names = Vec::new();
     for suite in &args.suite {
-        let found = suite_scenarios(suite);
-        if found.is_empty() {
-            return Err(format!(
+        let found = fake_server::scenario::suites::get(suite).ok_or_else(|| {
+            let known: Vec<&str> = fake_server::scenario::suites::all()
+                .iter()
+                .map(|s| s.name)
+                .collect();
+            format!(
                 "--suite {suite}: no such suite (suites: {})",
-                suite_names().join(", ")
-            ));
-        }
-        names.extend(found);
+                known.join(", ")
+            )
+        })?;
+        names.extend(found.scenarios.iter().map(|s| s.to_string()));
     }
     names.extend(args.scenario.iter().cloned());
     if names.is_empty() {
@@ -328,36 +331,18 @@ pub fn write_reports(reports: &ReportArgs, report: &RunReport) -> Result<(), Str
     Ok(())
 }
 
-/// The built-in suites: the folders under `scenarios/suites/`.
-fn suite_names() -> Vec<&'static str> {
-    let mut names: Vec<&str> = fake_server::scenario::builtin::BUILTIN
-        .iter()
-        .filter_map(|(name, _)| name.strip_prefix("suites/")?.split('/').next())
-        .collect();
-    names.dedup();
-    names
-}
-
-/// The scenarios of a built-in suite, in order.
-fn suite_scenarios(suite: &str) -> Vec<String> {
-    let prefix = format!("suites/{suite}/");
-    fake_server::scenario::builtin::BUILTIN
-        .iter()
-        .filter(|(name, _)| name.starts_with(&prefix))
-        .map(|(name, _)| name.to_string())
-        .collect()
-}
-
 /// `fake-smtp suites`.
 pub fn list_suites() {
-    for suite in suite_names() {
-        println!("{suite}:");
-        for name in &suite_scenarios(suite) {
+    let mut text = String::new();
+    for suite in fake_server::scenario::suites::all() {
+        text.push_str(&format!("{}: {}\n", suite.name, suite.description));
+        for name in &suite.scenarios {
             let description = Scenario::load(name)
                 .ok()
                 .and_then(|s| s.description)
                 .unwrap_or_default();
-            println!("  {name}  {description}");
+            text.push_str(&format!("  {name}  {description}\n"));
         }
     }
+    crate::print_out(&text);
 }

@@ -9,6 +9,7 @@ pub mod load;
 pub mod model;
 pub mod policy;
 mod rng;
+pub mod suites;
 pub mod values;
 
 use std::collections::HashMap;
