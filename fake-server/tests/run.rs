@@ -233,3 +233,46 @@ fn a_report_that_cannot_be_written_stops_before_the_client_runs() {
     assert!(!marker.exists(), "the client did not run");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn ctrl_c_stops_the_client_and_writes_the_report_for_what_ran() {
+    let dir = temp_dir("interrupt");
+    let report = dir.join("report.json");
+    let child = Command::new(env!("CARGO_BIN_EXE_fake-smtp"))
+        .args([
+            "run",
+            "--quiet",
+            "--report",
+            report.to_str().expect("utf-8"),
+            "--",
+            "sleep",
+            "37",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fake-smtp");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let output = child.wait_with_output().expect("exit");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("interrupted; reports written for 1 run(s)"),
+        "{}",
+        text(&output)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("json");
+    assert_eq!(json["runs"].as_array().map(Vec::len), Some(1));
+    let leftover = Command::new("pgrep")
+        .args(["-x", "-f", "sleep 37"])
+        .output()
+        .expect("pgrep");
+    assert!(leftover.stdout.is_empty(), "the client was stopped");
+    let _ = std::fs::remove_dir_all(&dir);
+}
