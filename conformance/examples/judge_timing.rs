@@ -86,14 +86,25 @@ fn session() -> Transcript {
     t.server_bytes(at, b"220 localhost ESMTP\r\n");
     let line = |t: &mut Transcript, l: &[u8]| t.client_line(at, l, LineMeta::default());
     line(&mut t, b"EHLO client.example.com");
-    t.server_bytes(at, b"250-localhost\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n250 8BITMIME\r\n");
+    t.server_bytes(
+        at,
+        b"250-localhost\r\n250-PIPELINING\r\n250-SIZE 10485760\r\n250 8BITMIME\r\n",
+    );
     line(&mut t, b"MAIL FROM:<a@example.com>");
     t.server_bytes(at, b"250 2.1.0 OK\r\n");
     line(&mut t, b"RCPT TO:<b@example.org>");
     t.server_bytes(at, b"250 2.1.5 OK\r\n");
     line(&mut t, b"DATA");
     t.server_bytes(at, b"354 go ahead\r\n");
-    t.content(at, &smtp_protocol::data::ContentReport { octets: 1024, wire_octets: 1027, ..Default::default() }, false);
+    t.content(
+        at,
+        &smtp_protocol::data::ContentReport {
+            octets: 1024,
+            wire_octets: 1027,
+            ..Default::default()
+        },
+        false,
+    );
     t.push(at, Event::Stored { id: "X".into() });
     t.server_bytes(at, b"250 2.0.0 OK queued as X\r\n");
     line(&mut t, b"QUIT");

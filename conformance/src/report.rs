@@ -256,7 +256,6 @@ impl Report {
         merged.extend(theirs);
         self.results = merged;
     }
-
 }
 
 #[cfg(test)]

@@ -54,7 +54,10 @@ fn session(events: &[(u8, Vec<u8>, bool, bool)]) -> Transcript {
                     octets: None,
                 },
             ),
-            2 => t.server_bytes(at, format!("{}\r\n", text.replace(['\r', '\n'], " ")).as_bytes()),
+            2 => t.server_bytes(
+                at,
+                format!("{}\r\n", text.replace(['\r', '\n'], " ")).as_bytes(),
+            ),
             3 => t.server_bytes(at, b"334 \r\n"),
             4 => t.push(
                 at,
@@ -84,7 +87,12 @@ fn session(events: &[(u8, Vec<u8>, bool, bool)]) -> Transcript {
             _ => t.server_bytes(at, bytes),
         }
     }
-    t.push(ms(9999), Event::Closed { reason: CloseReason::PeerClosed });
+    t.push(
+        ms(9999),
+        Event::Closed {
+            reason: CloseReason::PeerClosed,
+        },
+    );
     t
 }
 
@@ -92,9 +100,17 @@ fn input(content: &[u8], flags: u8) -> MessageInput<'_> {
     MessageInput {
         content,
         id: Some("P"),
-        transfer: if flags & 1 == 0 { Transfer::Data } else { Transfer::Bdat },
-        body: [None, Some(Body::SevenBit), Some(Body::EightBitMime), Some(Body::BinaryMime)]
-            [usize::from(flags >> 1) % 4],
+        transfer: if flags & 1 == 0 {
+            Transfer::Data
+        } else {
+            Transfer::Bdat
+        },
+        body: [
+            None,
+            Some(Body::SevenBit),
+            Some(Body::EightBitMime),
+            Some(Body::BinaryMime),
+        ][usize::from(flags >> 1) % 4],
         smtputf8: flags & 8 != 0,
         null_sender: flags & 16 != 0,
     }

@@ -50,7 +50,10 @@ fn assert_failed(record: &SessionRecord, id: &str) {
     let event = serde_json::to_value(ServerEvent::session(record)).expect("json");
     let failed = event["failed"].as_array().expect("failed ids");
     assert!(failed.iter().any(|f| f == id), "{event}");
-    assert!(event["checks"]["fail"].as_u64().unwrap_or(0) >= 1, "{event}");
+    assert!(
+        event["checks"]["fail"].as_u64().unwrap_or(0) >= 1,
+        "{event}"
+    );
 }
 
 const MESSAGE_START: &[u8] =
@@ -103,7 +106,11 @@ async fn auth_plain_in_the_clear() {
     let server = start().await;
     let record = session(
         &server,
-        &[b"EHLO client.example.com\r\n", b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", b"QUIT\r\n"],
+        &[
+            b"EHLO client.example.com\r\n",
+            b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+            b"QUIT\r\n",
+        ],
     )
     .await;
     assert_failed(&record, "C-4954-MECH-ADVERTISED");
@@ -119,7 +126,11 @@ async fn auth_plain_in_the_clear() {
     .await;
     let record = session(
         &server,
-        &[b"EHLO client.example.com\r\n", b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", b"QUIT\r\n"],
+        &[
+            b"EHLO client.example.com\r\n",
+            b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n",
+            b"QUIT\r\n",
+        ],
     )
     .await;
     assert_eq!(
@@ -243,7 +254,11 @@ Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\
     assert!(counts.pass > 50, "{counts:?}");
     // Every message check ran on the message: none is "not applicable" for want of one.
     let message = &server.messages()[0];
-    let checks = message.checks().expect("judged before it counted as received");
-    assert!(checks.results.iter().all(|r| r.why.as_deref()
-        != Some("no message was received in this session")));
+    let checks = message
+        .checks()
+        .expect("judged before it counted as received");
+    assert!(checks
+        .results
+        .iter()
+        .all(|r| r.why.as_deref() != Some("no message was received in this session")));
 }

@@ -2789,7 +2789,11 @@ fn nonempty_content(model: &SessionModel<'_>) -> Outcome {
         // RFC 2920 §3.1: when no RCPT was accepted (or MAIL was refused) and DATA was
         // nevertheless answered 354, the client "should send a single dot": an empty
         // message is then the right thing, not a fault.
-        let nothing_to_send = unit.state.transaction.as_ref().is_none_or(|t| t.accepted == 0);
+        let nothing_to_send = unit
+            .state
+            .transaction
+            .as_ref()
+            .is_none_or(|t| t.accepted == 0);
         if report.octets == 0 && !nothing_to_send {
             keep(&mut findings, at(unit, "an empty message"));
         }
