@@ -17,6 +17,7 @@ fn input(content: &[u8]) -> MessageInput<'_> {
         body: None,
         smtputf8: false,
         null_sender: false,
+        recipients: &[],
     }
 }
 

@@ -1612,7 +1612,7 @@ pub static CATALOGUE: &[CheckInfo] = &[
     info(
         "A.14",
         "C-5322-BCC-HANDLING",
-        Mode::Harness,
+        Mode::HarnessPassive,
         Level::Should,
         "implementation-dependent; SHOULD NOT under RFC 5321",
         "RFC 5322 §3.6.3; RFC 5321 §7.2",
@@ -1716,7 +1716,7 @@ pub static CATALOGUE: &[CheckInfo] = &[
     info(
         "A.15",
         "C-2045-QP-BINARY-CRLF",
-        Mode::Harness,
+        Mode::HarnessPassive,
         Level::Should,
         "warning",
         "RFC 2045 §6.7",

@@ -204,11 +204,12 @@ pub fn message(content: &[u8]) -> TestMessage<'_> {
             body: None,
             smtputf8: false,
             null_sender: false,
+            recipients: &[],
         },
     }
 }
 
-impl TestMessage<'_> {
+impl<'a> TestMessage<'a> {
     pub fn smtputf8(mut self) -> Self {
         self.input.smtputf8 = true;
         self
@@ -216,6 +217,12 @@ impl TestMessage<'_> {
 
     pub fn body(mut self, body: Body) -> Self {
         self.input.body = Some(body);
+        self
+    }
+
+    /// Accepted for these envelope recipients.
+    pub fn recipients(mut self, recipients: &'a [smtp_protocol::session::Recipient]) -> Self {
+        self.input.recipients = recipients;
         self
     }
 

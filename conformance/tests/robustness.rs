@@ -113,6 +113,7 @@ fn input(content: &[u8], flags: u8) -> MessageInput<'_> {
         ][usize::from(flags >> 1) % 4],
         smtputf8: flags & 8 != 0,
         null_sender: flags & 16 != 0,
+        recipients: &[],
     }
 }
 

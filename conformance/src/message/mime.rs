@@ -89,6 +89,12 @@ pub static JUDGES: &[Judge] = &[
         run: Run::Message(qp_trailing_whitespace),
     },
     Judge {
+        id: "C-2045-QP-BINARY-CRLF",
+        looks_at: "quoted-printable parts of binary types (image, audio, video, application/octet-stream, pdf, zip, gzip): line breaks in binary data should be written =0D=0A, not as hard line breaks",
+        example: "Content-Type: image/png with Content-Transfer-Encoding: quoted-printable and raw CRLFs",
+        run: Run::Message(qp_binary_crlf),
+    },
+    Judge {
         id: "C-2045-QP-ILLEGAL-SEQUENCES",
         looks_at: "quoted-printable parts: `=` only before two hex digits or a line break, never last; no control characters, bare CR/LF or octets above 126",
         example: "100% =off or a raw é in a quoted-printable line",
@@ -1165,6 +1171,53 @@ fn judge_qp(model: &MessageModel<'_>, judged: impl Fn(QpIssue) -> bool) -> Outco
     )
 }
 
+/// Media types that hold binary data (their line breaks are data, not text structure).
+fn is_binary_type(entity: &Entity) -> bool {
+    entity.content_type.as_ref().is_some_and(|ct| {
+        matches!(ct.media_type.as_str(), "image" | "audio" | "video")
+            || (ct.media_type == "application"
+                && matches!(
+                    ct.subtype.as_str(),
+                    "octet-stream" | "pdf" | "zip" | "gzip" | "x-gzip" | "x-tar"
+                ))
+    })
+}
+
+/// RFC 2045 §6.7: "If binary data is encoded in quoted-printable, care must be taken to
+/// encode CR and LF characters as "=0D" and "=0A", respectively." A hard line break (CRLF
+/// without a `=` before it) in the quoted-printable body of a binary type decodes to a CRLF
+/// the data may never have had: the encoder treated the data as text.
+fn qp_binary_crlf(model: &MessageModel<'_>) -> Outcome {
+    let content = model.content();
+    let parts: Vec<(usize, &Entity)> = encoded_leaves(model, "quoted-printable")
+        .into_iter()
+        .filter(|(_, e)| is_binary_type(e))
+        .collect();
+    let mut findings = Findings::new(2);
+    for &(index, entity) in &parts {
+        let body = entity.body.clone();
+        let mut hard_breaks = lines(content, body.clone())
+            .filter(|line| line.end < body.end && !line.text(content).ends_with(b"="));
+        if let Some(line) = hard_breaks.next() {
+            findings.add(|| {
+                Finding::in_message(
+                    line.start,
+                    line.text(content),
+                    format!(
+                        "{}: a hard line break in quoted-printable binary data: CR and LF should be encoded as =0D and =0A",
+                        part_name(index)
+                    ),
+                )
+            });
+        }
+    }
+    Outcome::judged(
+        !parts.is_empty(),
+        "no binary part is quoted-printable",
+        findings.finish(),
+    )
+}
+
 /// Reports the faults of each line of a quoted-printable body (RFC 2045 §6.7).
 fn qp_issues(content: &[u8], entity: &Entity, mut report: impl FnMut(usize, Line, QpIssue)) {
     let body_end = entity.body.end;
@@ -1783,7 +1836,12 @@ Content-Transfer-Encoding: base64\r\n\
     #[test]
     fn a_typical_client_message_passes_every_check() {
         let content = typical();
-        let not_applicable = ["C-5322-SENDER-IF-MULTI-FROM", "C-2045-NO-BINARY-OVER-DATA"];
+        let not_applicable = [
+            "C-5322-SENDER-IF-MULTI-FROM",
+            "C-2045-NO-BINARY-OVER-DATA",
+            "C-2045-QP-BINARY-CRLF",
+            "C-5322-BCC-HANDLING",
+        ];
         for judge in all_judges() {
             let want = if not_applicable.contains(&judge.id) {
                 Status::NotApplicable
@@ -2111,6 +2169,32 @@ Content-Transfer-Encoding: base64\r\n\
         check(
             id,
             &mime("Content-Type: text/plain", "x\r\n"),
+            Status::NotApplicable,
+        );
+    }
+
+    #[test]
+    fn qp_binary_crlf() {
+        let id = "C-2045-QP-BINARY-CRLF";
+        let png = |body: &str| {
+            one_part(
+                "Content-Type: image/png\r\nContent-Transfer-Encoding: quoted-printable",
+                body,
+            )
+        };
+        check(
+            id,
+            &png("=89PNG=0D=0A=1A=0A=00=00=00=0DIHDR="),
+            Status::Pass,
+        );
+        check(id, &png("=89PNG\r\n=1A\r\n=00=00"), Status::Warn);
+        // Text in quoted-printable has line breaks of its own.
+        check(
+            id,
+            &one_part(
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable",
+                "line one\r\nline two",
+            ),
             Status::NotApplicable,
         );
     }
@@ -2488,6 +2572,8 @@ Content-Transfer-Encoding: base64\r\n\r\n"
                 | "C-2045-QP-UPPERCASE-HEX"
                 | "C-2045-QP-TRAILING-WHITESPACE"
                 | "C-2045-QP-ILLEGAL-SEQUENCES"
+                | "C-2045-QP-BINARY-CRLF"
+                | "C-5322-BCC-HANDLING"
                 | "C-2049-ENCODED-WORD-VALIDITY"
                 | "C-5322-ASCII-HEADERS" => Status::NotApplicable,
                 // The unlabelled multipart holds an 8bit part.

@@ -9,7 +9,7 @@
 use std::ops::Range;
 
 use smtp_protocol::params::Body;
-use smtp_protocol::session::Transfer;
+use smtp_protocol::session::{Recipient, Transfer};
 
 /// Parts nested deeper than this are not split further (the checks say so).
 pub const MAX_DEPTH: usize = 64;
@@ -31,6 +31,8 @@ pub struct MessageInput<'a> {
     pub smtputf8: bool,
     /// MAIL's reverse path was null (`MAIL FROM:<>`).
     pub null_sender: bool,
+    /// The envelope recipients (RCPT TO) the message was accepted for.
+    pub recipients: &'a [Recipient],
 }
 
 /// One header field: `name: value`, folded lines included.
@@ -523,6 +525,7 @@ mod tests {
             body: None,
             smtputf8: false,
             null_sender: false,
+            recipients: &[],
         }
     }
 

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use crate::check::{Finding, Outcome};
 use crate::judges::{Judge, Run};
-use crate::message::model::{Entity, HeaderField, MessageModel};
+use crate::message::model::{strip_comments, unfold, Entity, HeaderField, MessageModel};
 
 /// The judges of this section.
 pub static JUDGES: &[Judge] = &[
@@ -100,6 +100,12 @@ pub static JUDGES: &[Judge] = &[
         looks_at: "the header fields of the message and its parts when MAIL had no SMTPUTF8: US-ASCII octets only",
         example: "Subject: Café (raw UTF-8, and no SMTPUTF8 on MAIL)",
         run: Run::Message(ascii_headers),
+    },
+    Judge {
+        id: "C-5322-BCC-HANDLING",
+        looks_at: "a non-empty Bcc field in a message whose envelope includes a To or Cc recipient: they would see who was blind-copied",
+        example: "Bcc: secret@example.net sent to the To: recipient too",
+        run: Run::Message(bcc_handling),
     },
     Judge {
         id: "C-5322-ADDRESS-SYNTAX",
@@ -654,6 +660,69 @@ fn address_syntax(model: &MessageModel<'_>) -> Outcome {
 // ---------------------------------------------------------------------------------------
 
 /// The fields of the message itself named `name`.
+/// RFC 5322 §3.6.3 leaves it to the sender how Bcc recipients are hidden; RFC 5321 §7.2 says
+/// clients SHOULD NOT copy the full set of recipients into the header. A Bcc field that lists
+/// addresses, in a copy sent to a To or Cc recipient, shows them who was blind-copied.
+fn bcc_handling(model: &MessageModel<'_>) -> Outcome {
+    let content = model.content();
+    let bcc_fields = root_fields(model, "Bcc");
+    let Some(first) = bcc_fields.first() else {
+        return Outcome::not_applicable("the message has no Bcc field");
+    };
+    let hidden: Vec<String> = bcc_fields
+        .iter()
+        .flat_map(|f| addresses_in(f.value(content)))
+        .collect();
+    if hidden.is_empty() {
+        // An empty Bcc field is one of the ways RFC 5322 §3.6.3 describes.
+        return Outcome::Pass;
+    }
+    if model.input.recipients.is_empty() {
+        return Outcome::not_applicable("the envelope recipients are not known");
+    }
+    let visible: Vec<String> = ["To", "Cc"]
+        .iter()
+        .flat_map(|name| root_fields(model, name))
+        .flat_map(|f| addresses_in(f.value(content)))
+        .collect();
+    let exposed = model.input.recipients.iter().any(|r| {
+        r.forward_path
+            .mailbox()
+            .is_some_and(|m| visible.contains(&m.to_string().to_ascii_lowercase()))
+    });
+    if !exposed {
+        return Outcome::Pass;
+    }
+    Outcome::Violations(vec![field_finding(
+        content,
+        first,
+        first.span.start,
+        "the Bcc addresses are in a copy sent to To or Cc recipients: they see who was blind-copied",
+    )])
+}
+
+/// The addr-specs of an address field's value, in lower case, found leniently (a broken
+/// field is C-5322-ADDRESS-SYNTAX's business): the part in angle brackets, else a word with
+/// an `@`.
+fn addresses_in(value: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(&unfold(value)).to_ascii_lowercase();
+    let text = strip_comments(&text);
+    let mut found = Vec::new();
+    for item in text.split([',', ';']) {
+        match (item.find('<'), item.rfind('>')) {
+            (Some(open), Some(close)) if open < close => {
+                found.push(item[open + 1..close].trim().to_owned());
+            }
+            _ => found.extend(
+                item.split(|c: char| c.is_whitespace() || c == ':')
+                    .filter(|w| w.contains('@'))
+                    .map(|w| w.trim_matches('"').to_owned()),
+            ),
+        }
+    }
+    found
+}
+
 fn root_fields<'m>(model: &'m MessageModel<'_>, name: &'m str) -> Vec<&'m HeaderField> {
     model.root().fields_named(model.content(), name).collect()
 }
@@ -2314,5 +2383,36 @@ To: bob@example.org\r\nSubject: hello\r\nMessage-ID: <abc.123@example.com>";
                 let _ = message(content).outcome(judge.id);
             }
         }
+    }
+
+    #[test]
+    fn bcc_handling() {
+        use smtp_protocol::address::ForwardPath;
+        use smtp_protocol::session::Recipient;
+        let id = "C-5322-BCC-HANDLING";
+        let to = |address: &str| Recipient {
+            forward_path: ForwardPath::parse_prefix(&format!("<{address}>"))
+                .expect("path")
+                .0,
+            params: Vec::new(),
+        };
+        let both = [to("Team@example.org"), to("secret@example.net")];
+        let blind_only = [to("secret@example.net")];
+        let content = b"From: a@example.com\r\nTo: Team <team@example.org>\r\nBcc: secret@example.net\r\n\r\nhi\r\n";
+        // One copy for everyone, Bcc included: the To recipient sees it.
+        message_status(id, message(content).recipients(&both), Status::Warn);
+        // A separate copy for the Bcc recipient may carry the field (RFC 5322 §3.6.3).
+        message_status(id, message(content).recipients(&blind_only), Status::Pass);
+        message_status(
+            id,
+            message(b"From: a@example.com\r\nTo: team@example.org\r\nBcc:\r\n\r\nhi\r\n")
+                .recipients(&both),
+            Status::Pass,
+        );
+        message_status(
+            id,
+            message(b"From: a@example.com\r\nTo: team@example.org\r\n\r\nhi\r\n").recipients(&both),
+            Status::NotApplicable,
+        );
     }
 }

@@ -91,6 +91,7 @@ impl StoredMessage {
             body: self.envelope.body(),
             smtputf8: self.envelope.smtputf8(),
             null_sender: self.envelope.reverse_path.mailbox().is_none(),
+            recipients: &self.envelope.recipients,
         }
     }
 
