@@ -118,6 +118,14 @@ fn main() {
     let big = big_message();
     let huge = huge_header();
     let transcript = session();
+    if std::env::args().any(|a| a == "--small-only") {
+        // For a profiler: the common case, many times.
+        for _ in 0..200_000 {
+            drop(judge_message(input(&small)));
+            drop(judge_session(&transcript));
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--per-judge") {
         per_judge(&small, &transcript);
         return;

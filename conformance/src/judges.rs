@@ -38,8 +38,7 @@ impl Judge {
     }
 
     pub(crate) fn result(&self, outcome: Outcome, message: Option<&str>) -> CheckResult {
-        let info = self.info();
-        CheckResult::from_outcome(info.id, info.level, outcome, message)
+        result_for(self.info(), outcome, message)
     }
 }
 
@@ -75,6 +74,20 @@ pub fn all() -> &'static [&'static Judge] {
         all.sort_by_key(|j| crate::catalogue_index(j.id).unwrap_or(usize::MAX));
         all
     })
+}
+
+pub(crate) fn result_for(
+    info: &'static CheckInfo,
+    outcome: Outcome,
+    message: Option<&str>,
+) -> CheckResult {
+    CheckResult::from_outcome(info.id, info.level, outcome, message)
+}
+
+/// Every judge with its check, in catalogue order: what the engine iterates (looked up once).
+pub(crate) fn all_with_info() -> &'static [(&'static Judge, &'static CheckInfo)] {
+    static ALL: OnceLock<Vec<(&'static Judge, &'static CheckInfo)>> = OnceLock::new();
+    ALL.get_or_init(|| all().iter().map(|j| (*j, j.info())).collect())
 }
 
 /// The judge of a check, if it is judged.

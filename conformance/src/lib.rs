@@ -58,9 +58,11 @@ pub(crate) fn catalogue_index(id: &str) -> Option<usize> {
 pub fn judge_session(transcript: &Transcript) -> Report {
     let model = SessionModel::build(transcript);
     let mut report = Report::default();
-    for judge in judges::all() {
+    for (judge, info) in judges::all_with_info() {
         if let Run::Session(run) = judge.run {
-            report.results.push(judge.result(run(&model), None));
+            report
+                .results
+                .push(judges::result_for(info, run(&model), None));
         }
     }
     // Judges run in catalogue order: the report is in order already.
@@ -71,9 +73,11 @@ pub fn judge_session(transcript: &Transcript) -> Report {
 pub fn judge_message(input: MessageInput<'_>) -> Report {
     let model = MessageModel::build(input);
     let mut report = Report::default();
-    for judge in judges::all() {
+    for (judge, info) in judges::all_with_info() {
         if let Run::Message(run) = judge.run {
-            report.results.push(judge.result(run(&model), input.id));
+            report
+                .results
+                .push(judges::result_for(info, run(&model), input.id));
         }
     }
     report
