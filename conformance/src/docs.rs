@@ -40,6 +40,16 @@ fn not_judged_reason(mode: Mode) -> &'static str {
     }
 }
 
+/// An example as inline code; one holding backticks is fenced with two.
+fn code(text: &str) -> String {
+    let text = cell(text);
+    if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    }
+}
+
 /// Escapes a table cell.
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -86,7 +96,7 @@ and the offending octets.\n",
             );
         }
         let (looks_at, example) = match judges::of(info.id) {
-            Some(judge) => (cell(judge.looks_at), format!("`{}`", cell(judge.example))),
+            Some(judge) => (cell(judge.looks_at), code(judge.example)),
             None => (
                 format!("*not judged: {}*", not_judged_reason(info.mode)),
                 String::new(),
