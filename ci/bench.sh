@@ -217,7 +217,7 @@ start_server() { # server port log
   read -ra cmd <<<"$(pin_prefix 0)"
   # shellcheck disable=SC2206 # BENCH_FAKE_ARGS is a list of words on purpose
   case $server in
-    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off --smtps off --max-connections 1000 ${BENCH_FAKE_ARGS-"--quiet"}) ;;
+    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off --smtps off --max-connections 1000 --max-connections-per-ip 0 ${BENCH_FAKE_ARGS-"--quiet"}) ;;
     # -u is mandatory as root; -m raises the default cap of 256 simultaneous connections.
     smtp-sink) cmd+=("$SMTP_SINK" -u nobody -m 1000 "127.0.0.1:$port" 1024) ;;
   esac

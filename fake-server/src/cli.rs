@@ -278,20 +278,38 @@ pub struct ServerOptions {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_connections: usize,
 
-    /// Idle time allowed while waiting for a command (RFC 5321 4.5.3.2.7 asks for at least 5m).
+    /// Simultaneous connections from one client address (an IPv6 /64), so that one address
+    /// cannot lock out the rest; more get 421 4.7.0. 0: only --max-connections applies.
+    #[arg(long, value_name = "N", default_value_t = fake_server::server::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+
+    /// Time allowed for a whole command line (or SASL response), from the previous one or
+    /// the server's last reply: octets trickled without a line end do not extend it (RFC 5321
+    /// 4.5.3.2.7 asks for at least 5m).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub command_timeout: Duration,
 
-    /// Idle time allowed while receiving message content.
+    /// Idle time allowed while receiving message content (DATA, BDAT); it restarts with
+    /// every read (RFC 5321 4.5.3.2.5: 3m per data block).
     #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
     pub data_timeout: Duration,
+
+    /// Octets per second message content must average after a grace period equal to
+    /// --data-timeout (the grace plus one second per RATE octets received); slower transfers
+    /// get 421 4.4.2. 0 turns it off.
+    #[arg(long, value_name = "RATE", default_value_t = fake_server::server::DEFAULT_MIN_DATA_RATE)]
+    pub min_data_rate: u64,
+
+    /// Time allowed for a TLS handshake (implicit TLS and STARTTLS).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub tls_handshake_timeout: Duration,
 
     /// What to do with message content containing a bare CR or LF.
     #[arg(long, value_enum, default_value = "reject-lookalikes")]
     pub bare_line_ends: BareLineEndsArg,
 
     /// Judge every session and message against the client checks (docs/checks.md).
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off)]
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub checks: bool,
 
     /// Log only warnings and errors on stderr.
@@ -455,6 +473,9 @@ impl ServerOptions {
             .session_config(session)
             .max_messages(self.max_messages)
             .max_connections(self.max_connections)
+            .max_connections_per_ip(self.max_connections_per_ip)
+            .min_data_rate(self.min_data_rate)
+            .tls_handshake_timeout(self.tls_handshake_timeout)
             .smtp_starttls(self.smtp_starttls)
             .checks(self.checks)
             .tls(self.tls_setup(data_dir, in_memory_ca));

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use crate::events::{EventSink, ServerEvent};
 use crate::mailbox::{Mailbox, MailboxConfig, SessionRecord, StoredMessage};
 use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, PolicyFactory};
 use crate::runtime::listener::{accept_loop, Limits};
-use crate::runtime::shutdown::{ConnectionTracker, Stage};
+use crate::runtime::shutdown::Stage;
 use crate::scenario::{Scenario, ScenarioPolicyFactory};
 use crate::tls::{TlsContext, TlsSetup};
 
@@ -66,6 +65,15 @@ impl ListenerSpec {
     }
 }
 
+/// Connections one client address may have open by default: a tenth of the default global
+/// limit (1000), so that one address cannot lock the others out.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 100;
+
+/// Octets per second message content must average by default after its grace period: 1 KiB/s
+/// is 8 kbit/s, slower than any link a mail client is used on, and a 10 MiB message at that
+/// rate still has almost three hours.
+pub const DEFAULT_MIN_DATA_RATE: u64 = 1024;
+
 /// Configures and starts a [`Server`].
 #[derive(Debug)]
 pub struct ServerBuilder {
@@ -75,6 +83,9 @@ pub struct ServerBuilder {
     max_messages: usize,
     max_sessions: usize,
     max_connections: usize,
+    max_connections_per_ip: usize,
+    tls_handshake_timeout: Duration,
+    min_data_rate: u64,
     store: Option<PathBuf>,
     shutdown_grace: Duration,
     events: Option<EventSink>,
@@ -92,6 +103,9 @@ impl Default for ServerBuilder {
             max_messages: 1000,
             max_sessions: 1000,
             max_connections: 1000,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            tls_handshake_timeout: crate::runtime::stream::HANDSHAKE_TIMEOUT,
+            min_data_rate: DEFAULT_MIN_DATA_RATE,
             store: None,
             shutdown_grace: Duration::from_secs(10),
             events: None,
@@ -182,6 +196,29 @@ impl ServerBuilder {
         self
     }
 
+    /// Connections one client address may have open at once (an IPv6 client counts by its
+    /// /64); more get `421 4.7.0`. 0 means no limit but the global one. Default
+    /// [`DEFAULT_MAX_CONNECTIONS_PER_IP`].
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.max_connections_per_ip = n;
+        self
+    }
+
+    /// How long a client may take over a TLS handshake (implicit TLS or STARTTLS). Default
+    /// 10 s.
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
+        self
+    }
+
+    /// Octets per second message content (DATA, BDAT) must average once a grace period equal
+    /// to the data timeout is over; a slower transfer gets `421 4.4.2`. 0 turns it off.
+    /// Default [`DEFAULT_MIN_DATA_RATE`].
+    pub fn min_data_rate(mut self, octets_per_second: u64) -> Self {
+        self.min_data_rate = octets_per_second;
+        self
+    }
+
     /// Also write every message to this Maildir, fsynced before the 250.
     pub fn store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.store = Some(dir.into());
@@ -249,11 +286,10 @@ impl ServerBuilder {
             bound.push((spec, listener, address));
         }
         let (stage, stage_rx) = watch::channel(Stage::Running);
-        let limits = Arc::new(Limits {
-            max_connections: self.max_connections,
-            tracker: ConnectionTracker::new(),
-            next_session: AtomicU64::new(0),
-        });
+        let limits = Arc::new(Limits::new(
+            self.max_connections,
+            self.max_connections_per_ip,
+        ));
         let mut addresses = Vec::new();
         let mut tasks = Vec::new();
         for (spec, listener, address) in bound {
@@ -312,6 +348,8 @@ impl ServerBuilder {
                 policy,
                 mailbox: Arc::clone(&mailbox),
                 stage: stage_rx.clone(),
+                tls_handshake_timeout: self.tls_handshake_timeout,
+                min_data_rate: self.min_data_rate,
             });
             tasks.push(tokio::spawn(accept_loop(
                 listener,

@@ -5,6 +5,8 @@ mod common;
 
 use common::*;
 use fake_server::{Server, SessionConfig};
+use smtp_protocol::sasl::Mechanism;
+use smtp_protocol::session::AuthConfig;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -208,21 +210,172 @@ async fn commands_in_every_wrong_order() {
     let server = start().await;
     let output = converse(
         server.smtp_addr(),
-        b"DATA\r\nRCPT TO:<b@example.org>\r\nMAIL FROM:<a@example.com>\r\nBDAT 2 LAST\r\nxy\r\nHELO x\r\n\
+        b"DATA\r\nRCPT TO:<b@example.org>\r\nMAIL FROM:<a@example.com>\r\nBDAT 4 LAST\r\nxy\r\nHELO x\r\n\
           DATA\r\nRCPT TO:<b@example.org>\r\nMAIL FROM:<a@example.com>\r\nMAIL FROM:<a@example.com>\r\n\
           DATA\r\nQUIT\r\n",
     )
     .await;
     let codes: Vec<&str> = output.lines().map(|l| &l[..3]).collect();
-    // Before EHLO, CHUNKING is not offered: BDAT gets 502 and its octets are read as a
-    // command line (RFC 3030 §2 warns of exactly this): "xy" gets 500.
+    // Before EHLO, BDAT gets 503 and its 4 octets ("xy" and CRLF) are read and discarded,
+    // never run as a command (RFC 3030 §2).
     assert_eq!(
         codes,
-        [
-            "220", "503", "503", "503", "502", "500", "250", "503", "503", "250", "503", "554",
-            "221"
-        ],
+        ["220", "503", "503", "503", "503", "250", "503", "503", "250", "503", "554", "221"],
         "{output}"
     );
     assert_serves_normally(&server).await;
+}
+
+/// The final reply lines, EHLO's continuation lines left out.
+fn finals(output: &str) -> Vec<&str> {
+    output.lines().filter(|l| !l.starts_with("250-")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_bdat_chunk_never_runs_as_commands() {
+    let server = start().await;
+    // 19 octets: "EHLO evil.example" and its CRLF; 6: "RSET" and its CRLF.
+    let output = converse(
+        server.smtp_addr(),
+        b"BDAT 19 LAST\r\nEHLO evil.example\r\nEHLO x\r\nMAIL FROM:<a@example.com>\r\n\
+          RCPT TO:<b@example.org>\r\nBDAT 6 FINAL\r\nRSET\r\nBDAT 6 LAST extra\r\nRSET\r\n\
+          MAIL FROM:<a@example.com>\r\nQUIT\r\n",
+    )
+    .await;
+    assert_eq!(
+        finals(&output),
+        [
+            "220 localhost ESMTP fake-smtp ready",
+            "503 5.5.1 Send EHLO or HELO first",
+            "250 HELP",
+            "250 2.1.0 Sender <a@example.com> OK",
+            "250 2.1.5 Recipient <b@example.org> OK",
+            "501 5.5.4 Syntax error: expected BDAT size [LAST]",
+            "501 5.5.4 Syntax error: expected BDAT size [LAST]",
+            // Neither RSET ran: the failed BDAT still holds the transaction.
+            "503 5.5.1 RSET required after a failed BDAT",
+            "221 2.0.0 localhost closing connection",
+        ],
+        "{output}"
+    );
+    // HELO offers no CHUNKING: 502, and the chunk is still read.
+    let output = converse(
+        server.smtp_addr(),
+        b"HELO x\r\nBDAT 6 LAST\r\nRSET\r\nQUIT\r\n",
+    )
+    .await;
+    assert_eq!(
+        finals(&output)[2..],
+        [
+            "502 5.5.1 Command not implemented",
+            "221 2.0.0 localhost closing connection"
+        ],
+        "{output}"
+    );
+    // A size that cannot be read: where the chunk ends is unknown, so 421 and close.
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nBDAT 1x LAST\r\nNOOP\r\n").await;
+    assert!(
+        output.ends_with(
+            "250 HELP\r\n421 4.5.0 localhost BDAT chunk size unreadable, closing connection\r\n"
+        ),
+        "{output}"
+    );
+    assert!(server.messages().is_empty());
+    assert_serves_normally(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_digit_size_is_too_large_not_a_syntax_error() {
+    let server = start().await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<a@b.example> SIZE=99999999999999999999\r\n\
+          MAIL FROM:<a@b.example> SIZE=999999999999999999999\r\nQUIT\r\n",
+    )
+    .await;
+    assert_eq!(
+        finals(&output)[2..],
+        [
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+            "501 5.5.4 Syntax error in parameters: invalid value for SIZE",
+            "221 2.0.0 localhost closing connection"
+        ],
+        "{output}"
+    );
+}
+
+fn with_auth() -> SessionConfig {
+    SessionConfig {
+        auth: AuthConfig {
+            mechanisms: vec![Mechanism::Plain, Mechanism::Login],
+            in_cleartext: true,
+            ..AuthConfig::default()
+        },
+        ..SessionConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auth_line_over_the_limit_gets_500_5_5_6() {
+    let server = start_with(Server::builder().session_config(with_auth())).await;
+    let mut input = b"EHLO x\r\nAUTH PLAIN ".to_vec();
+    input.extend(std::iter::repeat_n(b'A', 20_000));
+    input.extend_from_slice(b"\r\nQUIT\r\n");
+    let output = converse(server.smtp_addr(), &input).await;
+    assert!(
+        output.ends_with(
+            "500 5.5.6 Authentication Exchange line is too long\r\n\
+             221 2.0.0 localhost closing connection\r\n"
+        ),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_with_an_initial_response_is_accepted_as_the_user_name() {
+    let server = start_with(Server::builder().session_config(with_auth())).await;
+    // dXNlcg== is "user"; cGFzcw== "pass".
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nAUTH LOGIN dXNlcg==\r\ncGFzcw==\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(
+        output.ends_with(
+            "334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n\
+             221 2.0.0 localhost closing connection\r\n"
+        ),
+        "{output}"
+    );
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    assert!(
+        transcript.contains("** AUTH LOGIN with an initial response: taken as the user name"),
+        "{transcript}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_cr_in_a_command_is_refused_and_recorded_like_a_bare_lf() {
+    let server = start().await;
+    let output = converse(server.smtp_addr(), b"NOOP\nNOOP\rNOOP\r\nQUIT\r\n").await;
+    assert_eq!(
+        finals(&output)[1..],
+        [
+            "250 2.0.0 OK",
+            "500 5.5.2 Syntax error - invalid character",
+            "221 2.0.0 localhost closing connection"
+        ],
+        "{output}"
+    );
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    assert!(
+        transcript.contains("C: NOOP\n!! C-5321-LINE-CRLF: command line ended with a bare LF"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("C: NOOP\\rNOOP\n!! C-5321-LINE-CRLF: bare CR inside a command line"),
+        "{transcript}"
+    );
 }

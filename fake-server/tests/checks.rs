@@ -172,9 +172,11 @@ async fn content_sent_before_the_354() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sending_after_a_421() {
+    // A 421 closes the connection (RFC 5321 §3.8): only a rule that keeps it open lets a
+    // client that goes on after the 421 be seen doing so.
     let scenario = Scenario::from_yaml(
         "mail-421",
-        "on:\n  mail:\n    - reply: \"421 4.7.0 Try again later\"\n",
+        "on:\n  mail:\n    - reply: \"421 4.7.0 Try again later\"\n      then: keep-open\n",
     )
     .expect("scenario");
     let server = start_with(Server::builder().scenario(scenario)).await;
@@ -188,6 +190,39 @@ async fn sending_after_a_421() {
     )
     .await;
     assert_failed(&record, "C-5321-421-STOP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_before_a_421() {
+    // The server closes after its 421; RCPT, sent with MAIL in one write, is recorded after
+    // the 421 as the client's line (not run, not answered). It left before the 421 arrived,
+    // so it is no fault (RFC 2920): the check judges it and passes.
+    let scenario = Scenario::from_yaml(
+        "mail-421",
+        "on:\n  mail:\n    - reply: \"421 4.7.0 Try again later\"\n",
+    )
+    .expect("scenario");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let record = session(
+        &server,
+        &[
+            b"EHLO client.example.com\r\n",
+            b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\n",
+        ],
+    )
+    .await;
+    let transcript = record.transcript.render(false);
+    assert!(
+        transcript.contains("S: 421 4.7.0 Try again later\nC: RCPT TO:<b@example.org>\n"),
+        "{transcript}"
+    );
+    assert!(transcript.ends_with("** closed (Policy)\n"), "{transcript}");
+    assert_eq!(
+        record.checks.status("C-5321-421-STOP"),
+        Some(Status::Pass),
+        "{}",
+        record.marked_transcript()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

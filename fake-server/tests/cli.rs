@@ -114,6 +114,7 @@ fn serves_with_each_runtime_setting() {
         &["--idle-spin-us", "0"][..],
         &["--idle-spin-us", "500"],
         &["--threads", "2"],
+        &["--checks", "off"],
     ] {
         let (mut child, _events, address) = serve_json(extra);
         for _ in 0..3 {

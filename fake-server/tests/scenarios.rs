@@ -578,3 +578,132 @@ async fn scenario_limits_apply() {
         "{output}"
     );
 }
+
+/// Office 365 refuses a message whose sender is not the authenticated user, at the end of
+/// data (provider-quirks.md: `554 5.2.252 SendAsDenied`).
+const SEND_AS_DENIED: &str = r#"
+auth: { mechanisms: [PLAIN], in-cleartext: true }
+on:
+  rcpt:
+    - when: { recipient: "^blocked@" }
+      reply: "550 5.1.1 {recipient} unknown (sent by {user})"
+  end-of-data:
+    - when: { sender-is-user: false }
+      reply: "554 5.2.252 SendAsDenied; {user} not allowed to send as {sender}; {recipient}"
+    - when: { sender: "^alice@", recipient: "^bob@", recipients: { equals: 2 } }
+      reply: "250 2.0.0 OK two for {recipient} from {sender} by {user} <{queue-id}>"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_of_data_rules_see_the_envelope_and_the_user() {
+    let scenario = Scenario::from_yaml("send-as", SEND_AS_DENIED).expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    // AGFsaWNlQGV4YW1wbGUuY29tAHB3 is "\0alice@example.com\0pw".
+    let login = "EHLO x\r\nAUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHB3\r\n";
+    let output = converse(
+        server.smtp_addr(),
+        format!(
+            "{login}MAIL FROM:<boss@example.com>\r\nRCPT TO:<bob@example.org>\r\n\
+             RCPT TO:<blocked@example.org>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(
+        output.contains("550 5.1.1 blocked@example.org unknown (sent by alice@example.com)\r\n"),
+        "{output}"
+    );
+    assert!(
+        output.contains(
+            "554 5.2.252 SendAsDenied; alice@example.com not allowed to send as \
+             boss@example.com; bob@example.org\r\n"
+        ),
+        "{output}"
+    );
+    let output = converse(
+        server.smtp_addr(),
+        format!(
+            "{login}MAIL FROM:<alice@example.com>\r\nRCPT TO:<bob@example.org>\r\n\
+             RCPT TO:<carol@example.org>\r\nDATA\r\nSubject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    assert!(
+        output.contains(
+            "250 2.0.0 OK two for bob@example.org from alice@example.com by alice@example.com <"
+        ),
+        "{output}"
+    );
+    assert_eq!(
+        server.wait_for_messages(1, WAIT).await.expect("one").len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_421_closes_unless_the_rule_keeps_the_connection_open() {
+    let scenario = Scenario::from_yaml(
+        "mail-421",
+        "on:\n  mail:\n    - when: { sender: keep }\n      reply: \"421 4.7.0 Try again later\"\n      then: keep-open\n    - reply: \"421 4.7.0 Try again later\"\n",
+    )
+    .expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n",
+    )
+    .await;
+    assert!(
+        output.ends_with("250 HELP\r\n421 4.7.0 Try again later\r\n"),
+        "{output}"
+    );
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    // RCPT was sent before the 421: recorded, neither run nor answered.
+    assert!(
+        transcript.contains("S: 421 4.7.0 Try again later\nC: RCPT TO:<c@d.example>\n"),
+        "{transcript}"
+    );
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<keep@b.example>\r\nRCPT TO:<c@d.example>\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(
+        output.ends_with(
+            "421 4.7.0 Try again later\r\n503 5.5.1 Need MAIL before RCPT\r\n\
+             221 2.0.0 localhost closing connection\r\n"
+        ),
+        "{output}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_initial_response_can_still_be_refused() {
+    let yaml =
+        "auth: { mechanisms: [LOGIN], in-cleartext: true, login-initial-response: refuse }\n";
+    let scenario = Scenario::from_yaml("strict-login", yaml).expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nAUTH LOGIN dXNlcg==\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(
+        output.contains("501 5.7.0 Initial response not allowed for this mechanism\r\n"),
+        "{output}"
+    );
+    let scenario = Scenario::from_yaml(
+        "default-login",
+        "auth: { mechanisms: [LOGIN], in-cleartext: true }\n",
+    )
+    .expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nAUTH LOGIN dXNlcg==\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(output.contains("334 UGFzc3dvcmQ6\r\n"), "{output}");
+}

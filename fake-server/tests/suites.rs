@@ -926,7 +926,8 @@ async fn resilience_size_refused_at_mail() {
     send(&mut stream, b"QUIT\r\n").await;
     read_all(&mut stream).await;
     let ignored = Arc::clone(&sessions(&server, 2).await[1]);
-    assert_status(&ignored, "C-1870-RESPECT-FIXED-MAX", Status::Fail);
+    // A derived SHOULD (RFC 1870 §4, §7): a warning.
+    assert_status(&ignored, "C-1870-RESPECT-FIXED-MAX", Status::Warn);
     assert_messages(&server, 0).await;
 }
 

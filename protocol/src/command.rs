@@ -358,6 +358,23 @@ impl fmt::Display for Command {
     }
 }
 
+/// The chunk size a BDAT line declares, read even when the rest of the line is malformed
+/// (`BDAT 6 FINAL`, `BDAT 6 LAST extra`): its first argument, when that is all digits and
+/// fits in 64 bits. The client sends that many octets after the line whatever the server
+/// thinks of it (RFC 3030 §2), so the server must know it to find the next command.
+pub fn bdat_declared_size(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line).ok()?;
+    let mut words = text.split(' ').filter(|w| !w.is_empty());
+    if !words.next()?.eq_ignore_ascii_case("BDAT") {
+        return None;
+    }
+    let size = words.next()?;
+    if !size.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    size.parse().ok()
+}
+
 fn strip_prefix_ci<'a>(input: &'a str, prefix: &str) -> Option<&'a str> {
     let head = input.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -503,5 +520,21 @@ mod tests {
             assert_eq!(parse(line), Err(error), "{line:?}");
         }
         assert_eq!(Command::parse(b"MAIL FROM:<\xff@x>"), Err(InvalidCharacter));
+    }
+
+    #[test]
+    fn the_declared_bdat_size_of_a_malformed_line() {
+        for (line, size) in [
+            (&b"BDAT 6 FINAL"[..], Some(6)),
+            (b"bdat 6 LAST extra", Some(6)),
+            (b"BDAT  12", Some(12)),
+            (b"BDAT x", None),
+            (b"BDAT", None),
+            (b"BDAT -1", None),
+            (b"BDAT 99999999999999999999999 LAST", None),
+            (b"DATA 6", None),
+        ] {
+            assert_eq!(bdat_declared_size(line), size, "{line:?}");
+        }
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! A line ends at LF. CRLF is the only terminator RFC 5321 §2.3.8 allows; a line that ends in a
 //! bare LF is still delivered (so that a `\n`-only client gets replies instead of hanging), and
-//! flagged so that the session can note it (C-5321-LINE-CRLF). A line longer than the limit is
+//! flagged so that the session can note it (C-5321-LINE-CRLF). A CR not followed by LF is no
+//! terminator: it stays in the line, where the session notes it (C-5321-LINE-CRLF too) and
+//! the command parser refuses it as a control character (`500 5.5.2`), since no reading of it
+//! as a line end is safe. A line longer than the limit is
 //! reported once, as soon as the limit is passed, and the rest of it is skipped up to its LF:
 //! memory stays bounded whatever the client sends (S-5321-LINE-TOO-LONG).
 

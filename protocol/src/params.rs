@@ -297,9 +297,9 @@ fn parse_size(value: &str) -> Result<u64, ParamError> {
     if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParamError::InvalidValue { keyword: "SIZE" });
     }
-    value
-        .parse()
-        .map_err(|_| ParamError::InvalidValue { keyword: "SIZE" })
+    // Twenty digits may exceed 2^64 - 1: such a size is valid, and larger than any message
+    // (it is refused with 552 by the session), so it is kept as u64::MAX.
+    Ok(value.parse().unwrap_or(u64::MAX))
 }
 
 fn parse_notify(value: &str) -> Result<Notify, ParamError> {
@@ -370,6 +370,20 @@ mod tests {
         for (input, error) in errors {
             assert_eq!(parse_mail_params(input), Err(error), "{input}");
         }
+    }
+
+    #[test]
+    fn size_takes_twenty_digits() {
+        // RFC 1870: size-value = 1*20DIGIT. Over 2^64 - 1 it is kept as u64::MAX.
+        assert_eq!(
+            parse_mail_params("SIZE=99999999999999999999"),
+            Ok(vec![MailParam::Size(u64::MAX)])
+        );
+        assert_eq!(
+            parse_mail_params("SIZE=18446744073709551615"),
+            Ok(vec![MailParam::Size(u64::MAX)])
+        );
+        assert!(parse_mail_params("SIZE=999999999999999999999").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::deadline::{Deadlines, Expiry};
 use super::shutdown::Stage;
 use super::stream::Connection;
 use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage, SESSION_IDS_KEPT};
@@ -42,6 +43,12 @@ pub struct ListenerContext {
     pub policy: Arc<dyn PolicyFactory>,
     pub mailbox: Arc<Mailbox>,
     pub stage: watch::Receiver<Stage>,
+    /// How long a client may take over a TLS handshake (implicit TLS, STARTTLS, and the
+    /// handshake before an over-limit 421 on an implicit-TLS listener).
+    pub tls_handshake_timeout: Duration,
+    /// Octets per second message content must average after its grace period (see
+    /// [`super::deadline`]); 0 turns the rule off.
+    pub min_data_rate: u64,
 }
 
 impl std::fmt::Debug for ListenerContext {
@@ -108,11 +115,12 @@ pub async fn drive(
     let mut message_checks: Option<Report> = None;
     let mut stage_change: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
         Box::pin(next_stage(ctx.stage.clone()));
-    let mut last_input = Instant::now();
-    // The timer starts at the shortest timeout the session can have and is only ever moved
-    // later while the session lives (see the read branch). Moving a tokio timer to a deadline
-    // earlier than every other one wakes the runtime through its event fd: a system call and
-    // an extra turn per connection when each entered DATA.
+    let mut deadlines = Deadlines::new(Instant::now(), ctx.min_data_rate);
+    // The timer starts at the shortest timeout the session can have and is moved lazily: when
+    // it fires early it is set to the real deadline, and it is only moved at once when the
+    // deadline came earlier (see the read branch). Moving a tokio timer to a deadline earlier
+    // than every other one wakes the runtime through its event fd: a system call and an
+    // extra turn per connection when each entered DATA.
     let config = &ctx.session_config;
     let idle = tokio::time::sleep(config.command_timeout.min(config.data_timeout));
     tokio::pin!(idle);
@@ -129,7 +137,9 @@ pub async fn drive(
                     session.recycle(bytes);
                 }
                 Action::Store(message) => {
+                    let since = Instant::now();
                     let result = ctx.mailbox.store(*message, &origin).await;
+                    deadlines.resumed(since, Instant::now());
                     let result = result.map(|stored| {
                         message_count += 1;
                         if messages.len() == SESSION_IDS_KEPT {
@@ -143,18 +153,24 @@ pub async fn drive(
                     session.message_stored(elapsed(), result);
                 }
                 Action::Wait(duration) => {
-                    let deadline = Instant::now() + duration;
-                    if wait_reading(&mut session, &mut stream, &mut buffer, deadline, elapsed).await
-                    {
-                        last_input = Instant::now();
-                    }
+                    let since = Instant::now();
+                    let deadline = since + duration;
+                    wait_reading(&mut session, &mut stream, &mut buffer, deadline, elapsed).await;
+                    // The client waited for the server: its time starts again now.
+                    deadlines.resumed(since, Instant::now());
                     session.resume(elapsed());
                 }
                 Action::StartTls => {
+                    let since = Instant::now();
                     let result = match &ctx.tls {
-                        Some(tls) => stream.start_tls(&tls.acceptor()).await,
+                        Some(tls) => {
+                            stream
+                                .start_tls(&tls.acceptor(), ctx.tls_handshake_timeout)
+                                .await
+                        }
                         None => Err("no TLS configured on this listener".to_owned()),
                     };
+                    deadlines.resumed(since, Instant::now());
                     match result {
                         Ok(details) => {
                             session.tls_established(elapsed(), details);
@@ -184,6 +200,10 @@ pub async fn drive(
             session.shutdown(elapsed());
             continue;
         }
+        let transferring = session.in_transfer();
+        if transferring != deadlines.in_transfer() {
+            deadlines.phase(Instant::now(), transferring);
+        }
         tokio::select! {
             receiver = &mut stage_change => {
                 // A closed channel means the server handle is gone: nobody can stop us any
@@ -194,23 +214,28 @@ pub async fn drive(
                 };
             }
             () = &mut idle => {
-                let due = last_input + session.timeout();
+                let (due, why) = deadlines.due(session.timeout());
                 if Instant::now() >= due {
+                    note_expiry(&mut session, why, elapsed());
                     session.timed_out(elapsed());
                 } else {
                     idle.as_mut().reset(due);
                 }
             }
             read = stream.read(&mut buffer) => {
-                last_input = Instant::now();
+                let now = Instant::now();
                 match read {
                     Ok(0) => session.peer_closed(elapsed()),
-                    Ok(n) => session.receive(elapsed(), &buffer[..n]),
+                    Ok(n) => {
+                        deadlines.received(now, &buffer[..n], transferring);
+                        session.receive(elapsed(), &buffer[..n]);
+                    }
                     Err(error) => session.connection_lost(elapsed(), &error.to_string()),
                 }
                 // The timer is moved lazily (when it fires) to save a timer update per read;
-                // only a shorter timeout (DATA's) needs it moved now.
-                let due = last_input + session.timeout();
+                // only an earlier deadline (DATA's shorter timeout) needs it moved now.
+                deadlines.phase(now, session.in_transfer());
+                let (due, _) = deadlines.due(session.timeout());
                 if idle.deadline() > due {
                     idle.as_mut().reset(due);
                 }
@@ -248,6 +273,30 @@ pub async fn drive(
 /// The observation a deliberately invalid certificate leaves in the transcript.
 const CERT_CHECK: &str = "C-8314-CERT-VALIDATION";
 
+/// The server behaviour a timeout's note belongs to.
+const TIMEOUT_CHECK: &str = "S-5321-SERVER-TIMEOUT";
+
+/// Says in the transcript why the session is about to time out, when the bare `421 4.4.2`
+/// would not: a command line that never completed, or content slower than the minimum rate.
+fn note_expiry(session: &mut Session<Box<dyn Policy>>, why: Expiry, now: Duration) {
+    let text = match why {
+        Expiry::TooSlow {
+            octets,
+            elapsed,
+            rate,
+        } => format!(
+            "message content too slow: {octets} octets in {elapsed:.0?}, under the minimum \
+             of {rate} octets/s after the grace period (--min-data-rate)"
+        ),
+        Expiry::Idle if session.buffered_input() > 0 => format!(
+            "a command line was still incomplete at the timeout ({} octets, no line end)",
+            session.buffered_input()
+        ),
+        Expiry::Idle => return,
+    };
+    session.observe(now, TIMEOUT_CHECK, &text);
+}
+
 /// Judges the messages stored since the last call, announces them, and adds their message
 /// checks to the session's.
 fn judge_accepted(
@@ -274,33 +323,28 @@ const WAIT_READ_LIMIT: usize = 64 * 1024;
 
 /// Sleeps until `deadline` while still reading: what the client sends during a delayed reply
 /// (a slow greeting, a tarpit) reaches the session as sent before that reply, which is what
-/// the conformance checks must see (an early talker, a client that does not wait). Returns
-/// true when something was read.
+/// the conformance checks must see (an early talker, a client that does not wait).
 async fn wait_reading(
     session: &mut Session<Box<dyn Policy>>,
     stream: &mut Connection,
     buffer: &mut [u8],
     deadline: Instant,
     elapsed: impl Fn() -> Duration,
-) -> bool {
-    let mut read_any = false;
+) {
     let mut open = true;
     loop {
         if !open || session.is_closed() || session.buffered_input() >= WAIT_READ_LIMIT {
             tokio::time::sleep_until(deadline).await;
-            return read_any;
+            return;
         }
         tokio::select! {
-            () = tokio::time::sleep_until(deadline) => return read_any,
+            () = tokio::time::sleep_until(deadline) => return,
             read = stream.read(buffer) => match read {
                 Ok(0) => {
                     open = false;
                     session.peer_closed(elapsed());
                 }
-                Ok(n) => {
-                    read_any = true;
-                    session.receive(elapsed(), &buffer[..n]);
-                }
+                Ok(n) => session.receive(elapsed(), &buffer[..n]),
                 Err(error) => {
                     open = false;
                     session.connection_lost(elapsed(), &error.to_string());

@@ -2,7 +2,9 @@
 //! and shutdown. Nothing here decides a reply; that is the session's and its policy's job.
 
 pub mod connection;
+pub mod deadline;
 pub mod idle_spin;
+pub mod limits;
 pub mod listener;
 pub mod shutdown;
 pub mod stream;

@@ -14,8 +14,10 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::tls::TlsInfo;
 
-/// How long a client may take to complete a TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to complete a TLS handshake, unless configured otherwise
+/// (`--tls-handshake-timeout`): a real client needs a round trip or two, so a client that has
+/// not finished after this long is stalling and must not hold a connection slot.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug)]
 pub enum Connection {
@@ -26,12 +28,16 @@ pub enum Connection {
 }
 
 impl Connection {
-    /// Runs the server side of a TLS handshake on a plain connection.
-    pub async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> Result<TlsDetails, String> {
+    /// Runs the server side of a TLS handshake on a plain connection, bounded by `timeout`.
+    pub async fn start_tls(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        timeout: Duration,
+    ) -> Result<TlsDetails, String> {
         let Connection::Plain(tcp) = std::mem::replace(self, Connection::Gone) else {
             return Err("the connection is not plain TCP".to_owned());
         };
-        let tls = accept(tcp, acceptor).await?;
+        let tls = accept(tcp, acceptor, timeout).await?;
         let details = details_of(&tls);
         *self = Connection::Tls(Box::new(tls));
         Ok(details)
@@ -51,15 +57,17 @@ impl Connection {
     }
 }
 
-/// The handshake of implicit TLS, or of STARTTLS, bounded by [`HANDSHAKE_TIMEOUT`].
+/// The handshake of implicit TLS, or of STARTTLS, bounded by `timeout` (the listener's TLS
+/// handshake timeout, [`HANDSHAKE_TIMEOUT`] by default).
 pub async fn accept(
     tcp: TcpStream,
     acceptor: &TlsAcceptor,
+    timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, String> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => Ok(tls),
         Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(format!("no handshake within {HANDSHAKE_TIMEOUT:?}")),
+        Err(_) => Err(format!("no handshake within {timeout:?}")),
     }
 }
 

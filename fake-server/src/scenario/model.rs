@@ -83,15 +83,18 @@ pub struct AuthSettings {
     pub in_cleartext: Option<bool>,
     /// Answer `530 5.7.0 Authentication required` until AUTH succeeds.
     pub required: Option<bool>,
-    /// `AUTH LOGIN <initial-response>`: `refuse` (501 5.7.0, RFC 4954 §4; the default) or
-    /// `accept` it as the user name (what Python's smtplib sends).
+    /// `AUTH LOGIN <initial-response>` (what Python's smtplib sends): `accept` it as the user
+    /// name (the default, as Dovecot, Cyrus SASL, Exchange and Gmail do) or `refuse` it with
+    /// `501 5.7.0` (the strict reading of RFC 4954 §4 for a server-first mechanism).
     pub login_initial_response: Option<LoginInitialResponseSetting>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoginInitialResponseSetting {
+    /// `501 5.7.0 Initial response not allowed for this mechanism`.
     Refuse,
+    /// Take it as the user name and prompt for the password (the default).
     Accept,
 }
 
@@ -383,7 +386,8 @@ pub struct DurationRange {
     pub at_least: Option<DurationValue>,
 }
 
-/// How the connection ends after the reply.
+/// How the connection ends after the reply. A `421` reply closes the connection anyway
+/// (RFC 5321 §3.8) unless the rule says `keep-open`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Then {
@@ -391,10 +395,13 @@ pub enum Then {
     Close,
     /// Close without a TLS close_notify (as Amazon SES does after 221).
     CloseWithoutCloseNotify,
+    /// Keep the connection open after a `421` (a server that says 421 and goes on reading,
+    /// to see what the client sends next).
+    KeepOpen,
 }
 
-/// One step of the explicit form: `default`, `close` or `close-without-close-notify`, or a
-/// mapping with one key: `reply`, `raw`, `delay` or `trickle`.
+/// One step of the explicit form: `default`, `close`, `close-without-close-notify` or
+/// `keep-open`, or a mapping with one key: `reply`, `raw`, `delay` or `trickle`.
 #[derive(Debug, Clone)]
 pub enum StepSpec {
     /// The reply the server would have sent.
@@ -406,6 +413,7 @@ pub enum StepSpec {
     Trickle(TrickleSpec),
     Close,
     CloseWithoutCloseNotify,
+    KeepOpen,
 }
 
 /// The mapping form of a step (exactly one key).
@@ -425,6 +433,8 @@ enum StepWord {
     Default,
     Close,
     CloseWithoutCloseNotify,
+    /// Do not close after a `421` in this rule's reply (it closes by default).
+    KeepOpen,
 }
 
 impl<'de> Deserialize<'de> for StepSpec {
@@ -434,7 +444,7 @@ impl<'de> Deserialize<'de> for StepSpec {
         impl<'de> Visitor<'de> for StepVisitor {
             type Value = StepSpec;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("default, close, close-without-close-notify, or one of {reply: ...}, {raw: ...}, {delay: ...}, {trickle: ...}")
+                f.write_str("default, close, close-without-close-notify, keep-open, or one of {reply: ...}, {raw: ...}, {delay: ...}, {trickle: ...}")
             }
             fn visit_str<E: de::Error>(self, word: &str) -> Result<StepSpec, E> {
                 let word = StepWord::deserialize(word.into_deserializer())?;
@@ -442,6 +452,7 @@ impl<'de> Deserialize<'de> for StepSpec {
                     StepWord::Default => StepSpec::Default,
                     StepWord::Close => StepSpec::Close,
                     StepWord::CloseWithoutCloseNotify => StepSpec::CloseWithoutCloseNotify,
+                    StepWord::KeepOpen => StepSpec::KeepOpen,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StepSpec, A::Error> {
@@ -469,7 +480,7 @@ impl JsonSchema for StepSpec {
         let word = generator.subschema_for::<StepWord>();
         let map = generator.subschema_for::<StepMap>();
         schemars::json_schema!({
-            "description": "One step: default, close, close-without-close-notify, or {reply|raw|delay|trickle: ...}.",
+            "description": "One step: default, close, close-without-close-notify, keep-open (no close after a 421), or {reply|raw|delay|trickle: ...}.",
             "oneOf": [word, map]
         })
     }
@@ -496,6 +507,8 @@ pub enum StepTemplate {
         content: Box<StepTemplate>,
     },
     Close(CloseMode),
+    /// No close after a `421` in this response.
+    KeepOpen,
 }
 
 impl JsonSchema for StepTemplate {
@@ -553,6 +566,7 @@ fn compile_steps(
         Some(Then::CloseWithoutCloseNotify) => {
             compiled.push(StepTemplate::Close(CloseMode::WithoutCloseNotify))
         }
+        Some(Then::KeepOpen) => compiled.push(StepTemplate::KeepOpen),
         None => {}
     }
     Ok(compiled)
@@ -567,6 +581,7 @@ impl StepSpec {
             StepSpec::Delay(delay) => StepTemplate::Delay(delay.0),
             StepSpec::Close => StepTemplate::Close(CloseMode::Graceful),
             StepSpec::CloseWithoutCloseNotify => StepTemplate::Close(CloseMode::WithoutCloseNotify),
+            StepSpec::KeepOpen => StepTemplate::KeepOpen,
             StepSpec::Trickle(spec) => {
                 let content = match (spec.reply, spec.raw) {
                     (Some(reply), None) => StepTemplate::Reply(reply.0),

@@ -56,6 +56,7 @@ impl PolicyFactory for ScenarioPolicyFactory {
             rng: SplitMix64::new(SplitMix64::new(self.scenario.seed.wrapping_add(n)).next_u64()),
             counts: HashMap::new(),
             sender: None,
+            recipient: None,
             helo: None,
         })
     }
@@ -70,6 +71,9 @@ pub struct ScenarioPolicy {
     counts: HashMap<EventKind, u32>,
     /// The sender of the decision being rendered, for `{sender}`.
     sender: Option<String>,
+    /// The recipient of the decision being rendered (RCPT's own, else the transaction's
+    /// first), for `{recipient}`.
+    recipient: Option<String>,
     /// The EHLO/HELO argument, including the one being answered, for `{helo}`.
     helo: Option<String>,
 }
@@ -207,6 +211,7 @@ impl Policy for ScenarioPolicy {
         for rule in rules {
             if self.holds(rule, &facts) {
                 self.sender = facts.sender.clone();
+                self.recipient = facts.recipients.first().cloned();
                 return self.render(&rule.steps, &default, session);
             }
         }
@@ -410,6 +415,7 @@ impl ScenarioPolicy {
             StepTemplate::Raw(raw) => Step::Raw(raw.bytes.clone()),
             StepTemplate::Delay(duration) => Step::Delay(*duration),
             StepTemplate::Close(mode) => Step::Close(*mode),
+            StepTemplate::KeepOpen => Step::KeepOpen,
             StepTemplate::Trickle { gap, content } => {
                 let bytes = match self.render_step(content, default, session) {
                     Step::Reply(reply) => reply.to_bytes(),
@@ -421,8 +427,9 @@ impl ScenarioPolicy {
         }
     }
 
-    /// Fills `{hostname}`, `{helo}`, `{sender}`, `{peer-ip}` and `{random:N}`; `{queue-id}` is left for
-    /// the session, which knows it only once the message is stored.
+    /// Fills `{hostname}`, `{helo}`, `{sender}`, `{recipient}`, `{user}`, `{peer-ip}` and
+    /// `{random:N}`; `{queue-id}` is left for the session, which knows it only once the
+    /// message is stored.
     fn expand_reply(&mut self, reply: &Reply, session: &SessionView<'_>) -> Reply {
         let mut reply = reply.clone();
         for line in &mut reply.lines {
@@ -446,6 +453,8 @@ impl ScenarioPolicy {
                 "hostname" => Some(self.hostname.clone()),
                 "helo" => Some(self.helo.clone().unwrap_or_default()),
                 "sender" => Some(self.sender.clone().unwrap_or_default()),
+                "recipient" => Some(self.recipient.clone().unwrap_or_default()),
+                "user" => Some(session.user.unwrap_or_default().to_owned()),
                 "peer-ip" => Some(
                     session
                         .peer

@@ -96,10 +96,17 @@ impl JsonSchema for BytesRegexValue {
 /// A reply, written the way it appears on the wire: one line (`"451 4.7.1 Try later"`), a
 /// list of lines (`["535-5.7.8 Bad", "535 5.7.8 credentials"]`), or a structured form
 /// (`{code: 535, enhanced: 5.7.8, text: ...}` or `lines: [...]`). Text may hold the
-/// placeholders `{hostname}`, `{helo}`, `{sender}`, `{peer-ip}`, `{random:N}` and, after DATA,
-/// `{queue-id}`.
+/// placeholders `{hostname}`, `{helo}`, `{sender}`, `{recipient}`, `{user}`, `{peer-ip}`,
+/// `{random:N}` and, after DATA, `{queue-id}` (see [`PLACEHOLDERS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplyValue(pub Reply);
+
+/// The placeholders a reply's text (or a raw string) may hold, as the schema describes them.
+pub const PLACEHOLDERS: &str = "Placeholders: {hostname} (the server's name), {helo} (the \
+client's EHLO/HELO argument), {sender} (the MAIL FROM mailbox, without brackets), {recipient} \
+(the RCPT's own recipient; at other events, the transaction's first), {user} (the \
+authenticated user name; empty before AUTH), {peer-ip} (the client's address), {random:N} (N \
+random letters and digits) and, at the end of data, {queue-id} (the stored message's id).";
 
 /// The structured form.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -212,7 +219,7 @@ impl JsonSchema for ReplyValue {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let structured = generator.subschema_for::<StructuredReply>();
         json_schema!({
-            "description": "A reply as on the wire: one line, a list of lines, or {code, enhanced, text|lines}.",
+            "description": format!("A reply as on the wire: one line, a list of lines, or {{code, enhanced, text|lines}}. {PLACEHOLDERS}"),
             "oneOf": [
                 {"type": "string", "pattern": "^[0-9]{3}( .*)?$"},
                 {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{3}[- ].*$"}, "minItems": 1},
@@ -289,7 +296,7 @@ impl JsonSchema for RawValue {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "Octets written exactly: a string (UTF-8), or {hex: \"00 00 1A\"}.",
+            "description": format!("Octets written exactly: a string (UTF-8; placeholders are filled in), or {{hex: \"00 00 1A\"}} (never changed). {PLACEHOLDERS}"),
             "oneOf": [
                 {"type": "string"},
                 {"type": "object", "properties": {"hex": {"type": "string", "pattern": "^[0-9A-Fa-f\\s]*$"}}, "required": ["hex"], "additionalProperties": false}

@@ -80,6 +80,16 @@ impl<P: Policy> Session<P> {
             login_initial_response: self.config.auth.login_initial_response,
             ..ServerOptions::default()
         };
+        if mechanism == Mechanism::Login
+            && initial.is_some()
+            && options.login_initial_response == crate::sasl::LoginInitialResponse::AcceptAsUsername
+        {
+            self.transcript.note(
+                self.now,
+                None,
+                "AUTH LOGIN with an initial response: taken as the user name",
+            );
+        }
         let (mut exchange, step) = ServerExchange::start(mechanism, initial, &options, &context);
         let progress = self.advance(&mut exchange, step);
         let default = match &progress {

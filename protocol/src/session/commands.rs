@@ -25,16 +25,13 @@ impl<P: Policy> Session<P> {
         self.commands += 1;
         let meta = self.line_meta(ending);
         self.transcript.client_line(self.now, line, meta);
-        if ending == LineEnding::BareLf && !self.noted_bare_lf {
-            self.noted_bare_lf = true;
-            self.transcript.note(
-                self.now,
-                Some("C-5321-LINE-CRLF"),
-                "command line ended with a bare LF (accepted)",
-            );
-        }
+        self.note_bare_line_ends(line, ending);
         let command = match Command::parse(line) {
             Ok(command) => command,
+            Err(error) if error.verb() == Some(Verb::Bdat) => {
+                self.malformed_bdat(line, error);
+                return;
+            }
             Err(error) => {
                 let default = self.reply_to_error(&error);
                 let response = self.ask(
@@ -54,7 +51,7 @@ impl<P: Policy> Session<P> {
                 Some("C-5321-CMD-LINE-512"),
                 format!("{} line of {} octets", command.verb(), line.len() + 2),
             );
-            let default = self.reply(500, (5, 5, 2), "Line too long");
+            let default = self.line_too_long(command.verb() == Verb::Auth);
             let response = self.ask(&DecisionPoint::LineTooLong, default);
             self.respond(response, Effect::None, true);
             return;
@@ -70,10 +67,14 @@ impl<P: Policy> Session<P> {
             }
         }
         if let Command::Bdat { size, last } = command {
-            if self.advertised("CHUNKING") && !self.refused {
-                self.start_chunk(command, line.to_vec(), size, last);
-                return;
-            }
+            // Its chunk follows whatever the answer: read it in every case (RFC 3030 §2).
+            let refusal = if self.advertised("CHUNKING") && !self.refused {
+                None
+            } else {
+                Some(self.evaluate(&command).0)
+            };
+            self.start_chunk(Ok(command), line.to_vec(), size, last, refusal);
+            return;
         }
         let (default, effect) = self.evaluate(&command);
         let flush = !is_bufferable(&command);
@@ -142,6 +143,76 @@ impl<P: Policy> Session<P> {
                 .pending
                 .push_back(Pending::Close(CloseReason::Quit, CloseMode::Graceful)),
             Effect::StartTls => self.pending.push_back(Pending::StartTls),
+        }
+    }
+
+    /// Line ends in a command line (RFC 5321 §2.3.8: CR and LF only as CRLF). A line ends at
+    /// LF, the one octet that can only mean "end of line": a bare LF ends it like CRLF (as
+    /// Postfix, Exim and Sendmail read commands), so that an LF-only client gets replies.
+    /// A CR not followed by LF ends nothing: it stays in the line's text, where, like every
+    /// control character, it makes the command invalid (`500 5.5.2`). Both are the same
+    /// client fault and noted as such (C-5321-LINE-CRLF), once per session each.
+    fn note_bare_line_ends(&mut self, line: &[u8], ending: LineEnding) {
+        if ending == LineEnding::BareLf && !self.noted_bare_lf {
+            self.noted_bare_lf = true;
+            self.transcript.note(
+                self.now,
+                Some("C-5321-LINE-CRLF"),
+                "command line ended with a bare LF (accepted as the end of the line)",
+            );
+        }
+        if !self.noted_bare_cr && memchr::memchr(b'\r', line).is_some() {
+            self.noted_bare_cr = true;
+            self.transcript.note(
+                self.now,
+                Some("C-5321-LINE-CRLF"),
+                "bare CR inside a command line (not a line end: the line is refused)",
+            );
+        }
+    }
+
+    /// The reply to a command line over the limit: for AUTH, RFC 4954 §6's `500 5.5.6`.
+    pub(super) fn line_too_long(&self, auth: bool) -> Reply {
+        if auth {
+            self.reply(500, (5, 5, 6), "Authentication Exchange line is too long")
+        } else {
+            self.reply(500, (5, 5, 2), "Line too long")
+        }
+    }
+
+    /// A BDAT line that did not parse. When its size can still be read (`BDAT 6 FINAL`,
+    /// `BDAT 6 LAST extra`), the client sends that many octets next: they are read and
+    /// discarded, then the line gets its `501` (RFC 3030 §2). When no size can be read
+    /// (`BDAT x`, a size over 2^64), the server cannot know where the chunk ends, so it
+    /// cannot read commands again: `421` and close. `BDAT` alone declares no chunk: `501`.
+    fn malformed_bdat(&mut self, line: &[u8], error: CommandError) {
+        let default = self.reply_to_error(&error);
+        match crate::command::bdat_declared_size(line) {
+            Some(size) => {
+                self.start_chunk(Err(error), line.to_vec(), size, false, Some(default));
+            }
+            None => {
+                let default = if line.len() > 5 {
+                    self.reply(
+                        421,
+                        (4, 5, 0),
+                        format!(
+                            "{} BDAT chunk size unreadable, closing connection",
+                            self.config.hostname
+                        ),
+                    )
+                } else {
+                    default
+                };
+                let response = self.ask(
+                    &DecisionPoint::InvalidCommand {
+                        line,
+                        error: &error,
+                    },
+                    default,
+                );
+                self.respond(response, Effect::None, true);
+            }
         }
     }
 
@@ -267,6 +338,10 @@ impl<P: Policy> Session<P> {
                 params,
             } => self.evaluate_rcpt(forward_path, params),
             Command::Data => (self.evaluate_data(), Effect::StartData),
+            // Reached only where CHUNKING is not offered (its chunk is still discarded).
+            Command::Bdat { .. } if self.hello.is_none() => {
+                (self.bad_sequence("Send EHLO or HELO first"), Effect::None)
+            }
             Command::Bdat { .. } => (
                 self.reply(502, (5, 5, 1), "Command not implemented"),
                 Effect::None,
@@ -426,7 +501,9 @@ impl<P: Policy> Session<P> {
             }
             if let MailParam::Size(size) = param {
                 let max = self.config.max_message_size;
-                if max > 0 && *size > max {
+                // u64::MAX stands for any 20-digit size over 2^64 - 1 (RFC 1870 allows 20
+                // digits): no message can be that large, whatever the limit.
+                if (max > 0 && *size > max) || *size == u64::MAX {
                     return (
                         self.reply(
                             552,
@@ -524,9 +601,19 @@ impl<P: Policy> Session<P> {
         Reply::new(354, None, "Start mail input; end with <CRLF>.<CRLF>")
     }
 
-    /// BDAT with CHUNKING offered: read the chunk first, answer after (RFC 3030 §2).
-    fn start_chunk(&mut self, command: Command, line: Vec<u8>, size: u64, last: bool) {
-        let refusal = if self.refused || self.hello.is_none() {
+    /// BDAT: read the chunk first, answer after (RFC 3030 §2). `refusal` is already known
+    /// when CHUNKING is not offered or the line is malformed: the chunk is then discarded.
+    fn start_chunk(
+        &mut self,
+        command: Result<Command, CommandError>,
+        line: Vec<u8>,
+        size: u64,
+        last: bool,
+        refusal: Option<Reply>,
+    ) {
+        let refusal = if refusal.is_some() {
+            refusal
+        } else if self.refused || self.hello.is_none() {
             Some(self.bad_sequence("Send EHLO or HELO first"))
         } else if self.bdat_failed {
             Some(self.bad_sequence("RSET required after a failed BDAT"))
@@ -551,6 +638,7 @@ impl<P: Policy> Session<P> {
         self.phase = Phase::Chunk(Chunk {
             command,
             line,
+            size,
             last,
             remaining: size,
             refusal,
@@ -558,10 +646,30 @@ impl<P: Policy> Session<P> {
     }
 
     pub(super) fn end_of_chunk(&mut self, chunk: Chunk) {
-        let Command::Bdat { size, .. } = chunk.command else {
-            return;
-        };
+        let size = chunk.size;
         let pipelined = self.content_early.take().unwrap_or(false);
+        let command = match chunk.command {
+            Ok(command) => command,
+            Err(error) => {
+                // Not a content event: the line is no BDAT command, so no chunk belongs to it.
+                self.transcript.note(
+                    self.now,
+                    None,
+                    format!("{size} octets after the malformed BDAT line read and discarded"),
+                );
+                self.bdat_refused();
+                let default = chunk.refusal.unwrap_or_else(|| self.reply_to_error(&error));
+                let response = self.ask(
+                    &DecisionPoint::InvalidCommand {
+                        line: &chunk.line,
+                        error: &error,
+                    },
+                    default,
+                );
+                self.respond(response, Effect::None, true);
+                return;
+            }
+        };
         self.transcript.push(
             self.now,
             Event::Content {
@@ -582,15 +690,10 @@ impl<P: Policy> Session<P> {
             None => None,
         };
         if let Some(refusal) = refusal {
-            if self.transaction.is_some() {
-                // RFC 3030 §2: the transaction is now in doubt; only RSET clears it.
-                self.transaction = None;
-                self.bdat = None;
-                self.bdat_failed = true;
-            }
+            self.bdat_refused();
             let response = self.ask(
                 &DecisionPoint::Command {
-                    command: &chunk.command,
+                    command: &command,
                     line: &chunk.line,
                 },
                 refusal,
@@ -608,12 +711,22 @@ impl<P: Policy> Session<P> {
             let default = self.reply(250, (2, 0, 0), format!("{size} octets received"));
             let response = self.ask(
                 &DecisionPoint::Command {
-                    command: &chunk.command,
+                    command: &command,
                     line: &chunk.line,
                 },
                 default,
             );
             self.respond(response, Effect::None, true);
+        }
+    }
+
+    /// A chunk was refused: a transaction under way is now in doubt, and only RSET (or
+    /// EHLO/HELO) clears it (RFC 3030 §2).
+    fn bdat_refused(&mut self) {
+        if self.transaction.is_some() {
+            self.transaction = None;
+            self.bdat = None;
+            self.bdat_failed = true;
         }
     }
 }

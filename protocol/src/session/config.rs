@@ -56,7 +56,7 @@ pub struct AuthUser {
 }
 
 /// SMTP AUTH (RFC 4954) on this listener.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthConfig {
     /// Mechanisms offered, in this order; none: AUTH is not offered.
     pub mechanisms: Vec<crate::sasl::Mechanism>,
@@ -69,10 +69,23 @@ pub struct AuthConfig {
     /// Known users. With none, any name with any password or token is accepted (recorded, not
     /// checked); SCRAM, which proves the password to the client as well, is then not offered.
     pub users: Vec<AuthUser>,
-    /// `AUTH LOGIN <initial-response>`: refused with `501 5.7.0` by default, as RFC 4954 §4
-    /// asks for a server-first mechanism; accepting takes it as the user name (what Python's
-    /// smtplib sends, and many servers tolerate).
+    /// `AUTH LOGIN <initial-response>`: by default taken as the user name (noted in the
+    /// transcript), as Dovecot, Cyrus SASL, Exchange and Gmail do; it is what Python's
+    /// smtplib sends whenever it picks LOGIN. `Refuse` answers `501 5.7.0`, the strict reading
+    /// of RFC 4954 §4 for a server-first mechanism.
     pub login_initial_response: crate::sasl::LoginInitialResponse,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mechanisms: Vec::new(),
+            in_cleartext: false,
+            required: false,
+            users: Vec::new(),
+            login_initial_response: crate::sasl::LoginInitialResponse::AcceptAsUsername,
+        }
+    }
 }
 
 /// Which service extensions the default EHLO reply advertises (and the session honours).

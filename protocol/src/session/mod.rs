@@ -81,11 +81,15 @@ struct Hello {
     extensions: Extensions,
 }
 
-/// A BDAT chunk being read.
+/// A BDAT chunk being read. Every BDAT whose size can be read is followed by that many
+/// octets, which are read (and discarded when the BDAT is refused) before any command
+/// again (RFC 3030 §2): otherwise the chunk's octets would run as commands.
 #[derive(Debug)]
 struct Chunk {
-    command: Command,
+    /// The BDAT command, or why its line did not parse (`BDAT 6 FINAL`).
+    command: Result<Command, crate::command::CommandError>,
     line: Vec<u8>,
+    size: u64,
     last: bool,
     remaining: u64,
     /// The reply owed after the chunk when it is refused (its octets are discarded).
@@ -120,6 +124,21 @@ enum Awaiting {
     Store(Vec<Step>),
     Wait,
     TlsHandshake,
+}
+
+/// Whether these steps say `421` (RFC 5321 §3.8: the server is closing) without closing
+/// themselves or keeping the connection open on purpose. Only replies count: `raw` octets
+/// are written as given and not read as a reply.
+fn closes_after_421(steps: &[Step]) -> bool {
+    let says_421 = steps.iter().any(|step| match step {
+        Step::Reply(reply) => reply.code.get() == 421,
+        Step::Trickle { bytes, .. } => bytes.starts_with(b"421"),
+        _ => false,
+    });
+    says_421
+        && !steps
+            .iter()
+            .any(|step| matches!(step, Step::Close(_) | Step::KeepOpen))
 }
 
 /// Replies that RFC 2920 §3.2 lets a server hold back while more pipelined commands follow.
@@ -162,6 +181,7 @@ pub struct Session<P: Policy = DefaultPolicy> {
     commands: u32,
     messages: u32,
     noted_bare_lf: bool,
+    noted_bare_cr: bool,
     /// The first `early_until` octets of `input` arrived before the server had answered what
     /// came before them (see [`LineMeta::pipelined`]).
     early_until: usize,
@@ -204,6 +224,7 @@ impl<P: Policy> Session<P> {
             commands: 0,
             messages: 0,
             noted_bare_lf: false,
+            noted_bare_cr: false,
             early_until: 0,
             unit_early: false,
             content_early: None,
@@ -467,6 +488,12 @@ impl<P: Policy> Session<P> {
         matches!(self.phase, Phase::Closed)
     }
 
+    /// True while message content is being received (DATA, or a BDAT chunk): the runtime
+    /// applies the data timeout and the minimum data rate then.
+    pub fn in_transfer(&self) -> bool {
+        matches!(self.phase, Phase::Data(_) | Phase::Chunk(_))
+    }
+
     /// True between transactions with nothing in flight: a good moment to shut down.
     pub fn is_idle(&self) -> bool {
         matches!(self.phase, Phase::Command)
@@ -502,6 +529,13 @@ impl<P: Policy> Session<P> {
                 break;
             }
             if let Some(pending) = self.pending.pop_front() {
+                if matches!(
+                    pending,
+                    Pending::Step(Step::Close(_)) | Pending::Close(_, _)
+                ) && !matches!(pending, Pending::Close(CloseReason::Quit, _))
+                {
+                    offset += self.record_unread(&input[offset..], offset);
+                }
                 self.run_pending(pending);
                 continue;
             }
@@ -590,6 +624,7 @@ impl<P: Policy> Session<P> {
             }
             Pending::Octet(octet) => self.out.push(octet),
             Pending::Step(Step::Close(mode)) => self.close_with(CloseReason::Policy, mode),
+            Pending::Step(Step::KeepOpen) => {}
             Pending::Flush => self.flush(),
             Pending::Close(reason, mode) => self.close_with(reason, mode),
             Pending::StartTls => {
@@ -598,6 +633,60 @@ impl<P: Policy> Session<P> {
                 self.actions.push_back(Action::StartTls);
             }
         }
+    }
+
+    /// The server closes while octets the client already sent are unread: they are not
+    /// executed and get no reply, but the transcript records them as the client's lines
+    /// (what a client sent after a `421` is what C-5321-421-STOP judges). Returns the octets
+    /// used up (all of them).
+    fn record_unread(&mut self, input: &[u8], offset: usize) -> usize {
+        if input.is_empty() || matches!(self.phase, Phase::Data(_) | Phase::Chunk(_)) {
+            return 0;
+        }
+        let mut used = 0;
+        let mut lines = 0;
+        while used < input.len() {
+            self.unit_early = offset + used < self.early_until;
+            match self.framer.next_line(&input[used..]) {
+                Framed::NeedMore => break,
+                Framed::Line {
+                    line,
+                    ending,
+                    consumed,
+                } => {
+                    let meta = self.line_meta(ending);
+                    self.transcript.client_line(self.now, line, meta);
+                    lines += 1;
+                    used += consumed;
+                }
+                Framed::TooLong { consumed, .. } => {
+                    let meta = LineMeta {
+                        octets: Some(consumed as u64),
+                        ..self.line_meta(LineEnding::CrLf)
+                    };
+                    let shown = &input[used..used + consumed.min(64)];
+                    self.transcript.client_line(self.now, shown, meta);
+                    lines += 1;
+                    used += consumed;
+                }
+                Framed::Skipped { consumed, .. } => used += consumed,
+            }
+        }
+        let partial = input.len() - used;
+        let lines_text = if lines == 1 {
+            "1 line".to_owned()
+        } else {
+            format!("{lines} lines")
+        };
+        let text = match (lines, partial) {
+            (_, 0) => format!("closed with {lines_text} from the client unread"),
+            (0, _) => format!("closed with {partial} octets from the client unread (no line end)"),
+            _ => format!(
+                "closed with {lines_text} and {partial} octets (no line end) from the client unread"
+            ),
+        };
+        self.transcript.note(self.now, None, text);
+        input.len()
     }
 
     fn flush(&mut self) {
@@ -633,10 +722,18 @@ impl<P: Policy> Session<P> {
         self.run();
     }
 
+    /// Queues a response's steps. A `421` reply means the server closes (RFC 5321 §3.8): after
+    /// one, the session closes unless the response closes itself or keeps the connection
+    /// open on purpose ([`Step::KeepOpen`]).
     fn queue_response(&mut self, steps: Vec<Step>, flush: bool) {
+        let closes_after = closes_after_421(&steps);
         self.pending.extend(steps.into_iter().map(Pending::Step));
-        if flush {
+        if flush || closes_after {
             self.pending.push_back(Pending::Flush);
+        }
+        if closes_after {
+            self.pending
+                .push_back(Pending::Close(CloseReason::Policy, CloseMode::Graceful));
         }
     }
 
@@ -712,7 +809,9 @@ impl<P: Policy> Session<P> {
                     ),
                 );
                 self.commands += 1;
-                let default = self.reply(500, (5, 5, 2), "Line too long");
+                // RFC 4954 §6: an AUTH line too long for the server gets 500 5.5.6.
+                let auth = shown.len() > 5 && shown[..5].eq_ignore_ascii_case(b"AUTH ");
+                let default = self.line_too_long(auth);
                 let response = self.ask(&DecisionPoint::LineTooLong, default);
                 self.respond(response, commands::Effect::None, true);
                 (consumed, true)
@@ -843,7 +942,6 @@ impl<P: Policy> Session<P> {
             Transfer::Bdat => self.transcript.attach_report(&report),
         }
         self.note_content(&report);
-        let transaction = self.transaction.take();
         self.bdat = None;
         let default = if oversized {
             self.reply(
@@ -867,6 +965,8 @@ impl<P: Policy> Session<P> {
             },
             default,
         );
+        // Taken only now: the policy sees the envelope at the end of data too.
+        let transaction = self.transaction.take();
         match transaction {
             Some(transaction) if response.is_positive() && !oversized => {
                 let message = ReceivedMessage {

@@ -81,6 +81,9 @@ pub enum Step {
     },
     /// Close the connection (after writing what came before).
     Close(CloseMode),
+    /// Keep the connection open after a `421` in the same response: without it, a `421`
+    /// reply closes the session (RFC 5321 §3.8). Writes nothing.
+    KeepOpen,
 }
 
 impl Step {
@@ -120,7 +123,7 @@ impl Response {
             match step {
                 Step::Reply(reply) => reply.write_to(&mut bytes),
                 Step::Raw(raw) | Step::Trickle { bytes: raw, .. } => bytes.extend_from_slice(raw),
-                Step::Delay(_) | Step::Close(_) => {}
+                Step::Delay(_) | Step::Close(_) | Step::KeepOpen => {}
             }
         }
         Reply::parse(&String::from_utf8_lossy(&bytes)).ok()

@@ -45,6 +45,16 @@ fn converse_with<P: Policy>(
     chunks: &[&[u8]],
     eof: bool,
 ) -> Outcome {
+    converse_recorded(config, policy, chunks, eof).0
+}
+
+/// Like [`converse_with`], with the session's transcript as text.
+fn converse_recorded<P: Policy>(
+    config: SessionConfig,
+    policy: P,
+    chunks: &[&[u8]],
+    eof: bool,
+) -> (Outcome, String) {
     let peer = PeerInfo {
         peer: "127.0.0.1:50000".into(),
         local: "127.0.0.1:1025".into(),
@@ -68,7 +78,8 @@ fn converse_with<P: Policy>(
         session.peer_closed(MS);
         drive(&mut session, &mut outcome);
     }
-    outcome
+    let transcript = session.transcript().render(false);
+    (outcome, transcript)
 }
 
 fn converse(input: &[u8]) -> Outcome {
@@ -598,4 +609,348 @@ fn a_policy_can_answer_with_raw_octets_and_close() {
     );
     assert!(outcome.output.ends_with("ready\r\n\0\0\0\x1a\0\0\0"));
     assert!(outcome.closed);
+}
+
+/// The final reply lines (no EHLO continuation lines), without the greeting.
+fn final_replies(outcome: &Outcome) -> Vec<&str> {
+    replies(outcome)
+        .into_iter()
+        .filter(|l| !l.starts_with("250-"))
+        .collect()
+}
+
+const BDAT_REFUSED: [&[u8]; 5] = [
+    // Before EHLO: 503, and the 19 octets are the chunk, not a command.
+    b"BDAT 19 LAST\r\nEHLO evil.example\r\nQUIT\r\n",
+    // A malformed flag with a readable size: the chunk is read, then 501.
+    b"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 6 FINAL\r\nRSET\r\nMAIL FROM:<a@b.c>\r\nQUIT\r\n",
+    b"EHLO x\r\nBDAT 6 LAST extra\r\nRSET\r\nQUIT\r\n",
+    // CHUNKING not offered (HELO).
+    b"HELO x\r\nBDAT 6\r\nRSET\r\nQUIT\r\n",
+    // A size too large to read: the framing is lost, 421 and close.
+    b"EHLO x\r\nBDAT 99999999999999999999999 LAST\r\nNOOP\r\n",
+];
+
+#[test]
+fn a_refused_bdat_chunk_is_read_and_discarded() {
+    let expected: [&[&str]; 5] = [
+        &[
+            "503 5.5.1 Send EHLO or HELO first",
+            "221 2.0.0 localhost closing connection",
+        ],
+        &[
+            "250 HELP",
+            "250 2.1.0 Sender <a@b.c> OK",
+            "250 2.1.5 Recipient <d@e.f> OK",
+            "501 5.5.4 Syntax error: expected BDAT size [LAST]",
+            // The RSET inside the chunk did not run: the transaction is in doubt.
+            "503 5.5.1 RSET required after a failed BDAT",
+            "221 2.0.0 localhost closing connection",
+        ],
+        &[
+            "250 HELP",
+            "501 5.5.4 Syntax error: expected BDAT size [LAST]",
+            "221 2.0.0 localhost closing connection",
+        ],
+        &[
+            "250 localhost greets x",
+            "502 5.5.1 Command not implemented",
+            "221 2.0.0 localhost closing connection",
+        ],
+        &[
+            "250 HELP",
+            "421 4.5.0 localhost BDAT chunk size unreadable, closing connection",
+        ],
+    ];
+    for (input, expected) in BDAT_REFUSED.iter().zip(expected) {
+        let outcome = converse(input);
+        assert_eq!(
+            final_replies(&outcome),
+            expected,
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+        assert!(outcome.stored.is_empty());
+        assert_split_invariant(input);
+    }
+    let (_, transcript) = converse_recorded(
+        SessionConfig::default(),
+        DefaultPolicy,
+        &[BDAT_REFUSED[1]],
+        true,
+    );
+    assert!(
+        transcript.contains(
+            "C: BDAT 6 FINAL\n** 6 octets after the malformed BDAT line read and discarded\nS: 501"
+        ),
+        "{transcript}"
+    );
+    let (outcome, transcript) = converse_recorded(
+        SessionConfig::default(),
+        DefaultPolicy,
+        &[BDAT_REFUSED[4]],
+        false,
+    );
+    assert!(outcome.closed);
+    // NOOP was sent before the 421: recorded, not executed.
+    assert!(
+        transcript.contains(
+            "S: 421 4.5.0 localhost BDAT chunk size unreadable, closing connection\nC: NOOP\n"
+        ),
+        "{transcript}"
+    );
+}
+
+#[test]
+fn a_twenty_digit_size_over_64_bits_is_too_large_not_malformed() {
+    let outcome = converse(
+        b"EHLO x\r\nMAIL FROM:<a@b.c> SIZE=99999999999999999999\r\n\
+          MAIL FROM:<a@b.c> SIZE=18446744073709551616\r\n\
+          MAIL FROM:<a@b.c> SIZE=999999999999999999999\r\n",
+    );
+    assert_eq!(
+        &final_replies(&outcome)[1..],
+        [
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+            "552 5.3.4 Message size exceeds fixed maximum message size",
+            "501 5.5.4 Syntax error in parameters: invalid value for SIZE",
+        ]
+    );
+    // Without a limit too: no message can be that large.
+    let config = SessionConfig {
+        max_message_size: 0,
+        ..SessionConfig::default()
+    };
+    let outcome = converse_with(
+        config,
+        DefaultPolicy,
+        &[b"EHLO x\r\nMAIL FROM:<a@b.c> SIZE=99999999999999999999\r\n"],
+        true,
+    );
+    assert_eq!(
+        final_replies(&outcome).last(),
+        Some(&"552 5.3.4 Message size exceeds fixed maximum message size")
+    );
+}
+
+fn auth_config(mechanisms: Vec<crate::sasl::Mechanism>) -> SessionConfig {
+    SessionConfig {
+        auth: AuthConfig {
+            mechanisms,
+            in_cleartext: true,
+            ..AuthConfig::default()
+        },
+        ..SessionConfig::default()
+    }
+}
+
+#[test]
+fn an_auth_line_over_the_limit_gets_500_5_5_6() {
+    use crate::sasl::Mechanism;
+    // AUTH offered: the limit is the AUTH line limit (12288).
+    let mut input = b"EHLO x\r\nAUTH PLAIN ".to_vec();
+    input.extend(std::iter::repeat_n(b'A', 13_000));
+    input.extend_from_slice(b"\r\nNOOP\r\n");
+    let outcome = converse_with(
+        auth_config(vec![Mechanism::Plain]),
+        DefaultPolicy,
+        &[&input],
+        true,
+    );
+    assert_eq!(
+        &final_replies(&outcome)[1..],
+        [
+            "500 5.5.6 Authentication Exchange line is too long",
+            "250 2.0.0 OK"
+        ]
+    );
+    // AUTH not offered (HELO): over 512 octets.
+    let mut input = b"HELO x\r\nAUTH PLAIN ".to_vec();
+    input.extend(std::iter::repeat_n(b'A', 600));
+    input.extend_from_slice(b"\r\n");
+    let outcome = converse(&input);
+    assert_eq!(
+        final_replies(&outcome).last(),
+        Some(&"500 5.5.6 Authentication Exchange line is too long")
+    );
+    // AUTH not offered, but MAIL's allowance widens the framer's limit past 512.
+    let mut input = b"EHLO x\r\nauth PLAIN ".to_vec();
+    input.extend(std::iter::repeat_n(b'A', 600));
+    input.extend_from_slice(b"\r\n");
+    let outcome = converse(&input);
+    assert_eq!(
+        final_replies(&outcome).last(),
+        Some(&"500 5.5.6 Authentication Exchange line is too long")
+    );
+}
+
+#[test]
+fn auth_login_with_an_initial_response_takes_it_as_the_user_name() {
+    use crate::sasl::{LoginInitialResponse, Mechanism};
+    // dXNlcg== is "user", cGFzcw== "pass".
+    let input: &[u8] = b"EHLO x\r\nAUTH LOGIN dXNlcg==\r\ncGFzcw==\r\n";
+    let (outcome, transcript) = converse_recorded(
+        auth_config(vec![Mechanism::Login]),
+        DefaultPolicy,
+        &[input],
+        true,
+    );
+    assert_eq!(
+        &final_replies(&outcome)[1..],
+        ["334 UGFzc3dvcmQ6", "235 2.7.0 Authentication successful"]
+    );
+    assert!(
+        transcript.contains("** AUTH LOGIN with an initial response: taken as the user name"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("** authenticated as \"user\" with LOGIN"),
+        "{transcript}"
+    );
+    // The strict reading stays available.
+    let mut config = auth_config(vec![Mechanism::Login]);
+    config.auth.login_initial_response = LoginInitialResponse::Refuse;
+    let outcome = converse_with(config, DefaultPolicy, &[input], true);
+    assert_eq!(
+        final_replies(&outcome)[1],
+        "501 5.7.0 Initial response not allowed for this mechanism"
+    );
+}
+
+#[test]
+fn bare_cr_and_bare_lf_in_commands_are_both_recorded_with_their_check() {
+    let (outcome, transcript) = converse_recorded(
+        SessionConfig::default(),
+        DefaultPolicy,
+        &[b"NOOP\nNOOP\rNOOP\r\nQUIT\r\n"],
+        true,
+    );
+    // LF ends a line; a CR inside one ends nothing and makes it invalid.
+    assert_eq!(
+        final_replies(&outcome),
+        [
+            "250 2.0.0 OK",
+            "500 5.5.2 Syntax error - invalid character",
+            "221 2.0.0 localhost closing connection"
+        ]
+    );
+    assert!(
+        transcript.contains("!! C-5321-LINE-CRLF: command line ended with a bare LF"),
+        "{transcript}"
+    );
+    // The CR stays visible in the line as the client sent it.
+    assert!(
+        transcript.contains("C: NOOP\\rNOOP\n!! C-5321-LINE-CRLF: bare CR inside a command line"),
+        "{transcript}"
+    );
+}
+
+/// Answers MAIL with 421, optionally keeping the connection open.
+struct Mail421 {
+    keep_open: bool,
+}
+impl Policy for Mail421 {
+    fn decide(
+        &mut self,
+        _: &SessionView<'_>,
+        point: &DecisionPoint<'_>,
+        default: Reply,
+    ) -> Response {
+        match point {
+            DecisionPoint::Command {
+                command: Command::Mail { .. },
+                ..
+            } => {
+                let mut steps = vec![Step::Reply(Reply::new(421, None, "4.7.0 Try again later"))];
+                if self.keep_open {
+                    steps.push(Step::KeepOpen);
+                }
+                Response { steps }
+            }
+            _ => Response::reply(default),
+        }
+    }
+}
+
+#[test]
+fn a_421_anywhere_closes_and_what_was_pipelined_is_recorded_unanswered() {
+    let input: &[u8] = b"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n";
+    let (outcome, transcript) = converse_recorded(
+        SessionConfig::default(),
+        Mail421 { keep_open: false },
+        &[input],
+        false,
+    );
+    assert!(outcome.closed);
+    assert_eq!(
+        final_replies(&outcome).last(),
+        Some(&"421 4.7.0 Try again later")
+    );
+    assert!(
+        transcript.contains(
+            "S: 421 4.7.0 Try again later\nC: RCPT TO:<d@e.f>\nC: DATA\n\
+             ** closed with 2 lines from the client unread\n** closed (Policy)\n"
+        ),
+        "{transcript}"
+    );
+    // A rule may keep the connection open.
+    let outcome = converse_with(
+        SessionConfig::default(),
+        Mail421 { keep_open: true },
+        &[input],
+        false,
+    );
+    assert!(!outcome.closed);
+    assert_eq!(
+        &final_replies(&outcome)[1..],
+        [
+            "421 4.7.0 Try again later",
+            "503 5.5.1 Need MAIL before RCPT",
+            "503 5.5.1 Need MAIL command"
+        ]
+    );
+}
+
+/// Refuses at the end of data when the sender is not the one it expects, as a scenario does.
+struct SendAs;
+impl Policy for SendAs {
+    fn decide(
+        &mut self,
+        session: &SessionView<'_>,
+        point: &DecisionPoint<'_>,
+        default: Reply,
+    ) -> Response {
+        match (point, session.transaction) {
+            (DecisionPoint::EndOfData { .. }, Some(t)) => Response::reply(Reply::new(
+                554,
+                None,
+                format!(
+                    "5.2.252 SendAsDenied; not allowed to send as {}",
+                    t.reverse_path
+                ),
+            )),
+            (DecisionPoint::EndOfData { .. }, None) => {
+                Response::reply(Reply::new(451, None, "no envelope"))
+            }
+            _ => Response::reply(default),
+        }
+    }
+}
+
+#[test]
+fn the_policy_sees_the_envelope_at_the_end_of_data() {
+    let outcome = converse_with(
+        SessionConfig::default(),
+        SendAs,
+        &[b"EHLO x\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<a@b.c>\r\n"],
+        true,
+    );
+    let replies = final_replies(&outcome);
+    assert!(
+        replies.contains(&"554 5.2.252 SendAsDenied; not allowed to send as <a@b.c>"),
+        "{replies:?}"
+    );
+    // The transaction still ended.
+    assert_eq!(replies.last(), Some(&"250 2.1.0 Sender <a@b.c> OK"));
+    assert!(outcome.stored.is_empty());
 }
