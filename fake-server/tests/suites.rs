@@ -335,6 +335,7 @@ const TESTED: &[&str] = &[
     "suites/submission/auth-454-temporary",
     "suites/submission/auth-534-mechanism-too-weak",
     "suites/submission/auth-535-then-235",
+    "suites/submission/auth-538-encryption-required",
     "suites/submission/certificate-expired",
     "suites/submission/certificate-wrong-host",
     "suites/submission/keywords-lower-case",
@@ -651,6 +652,28 @@ async fn submission_auth_534_mechanism_too_weak() {
         ],
     );
     assert_status(&record, "C-4954-534-HANDLING", Status::Pass);
+    assert_messages(&s.server, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submission_auth_538_encryption_required() {
+    let s = TlsServer::start("suites/submission/auth-538-encryption-required").await;
+    // A careful client does STARTTLS first and never meets the 538.
+    let report = s.submit(&["--user", "alice", "--secret", "pw"]).await;
+    assert_client_sent(&report);
+    // One that logs in over the cleartext connection gets it, for every mechanism it tries.
+    let report = smtplib(
+        s.port("submission"),
+        &["--user", "alice", "--secret", "pw", "--mechanism", "PLAIN"],
+    )
+    .await;
+    assert_client_failed(&report);
+    let careless = Arc::clone(&sessions(&s.server, 2).await[1]);
+    assert_provoked(
+        &careless,
+        &["S: 538 5.7.11 Encryption required for requested authentication mechanism"],
+    );
+    assert_judged(&careless, "C-4954-538-HANDLING");
     assert_messages(&s.server, 1).await;
 }
 

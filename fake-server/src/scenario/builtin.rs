@@ -74,6 +74,7 @@ builtins![
     "suites/submission/auth-454-temporary",
     "suites/submission/auth-534-mechanism-too-weak",
     "suites/submission/auth-535-then-235",
+    "suites/submission/auth-538-encryption-required",
     "suites/submission/certificate-expired",
     "suites/submission/certificate-wrong-host",
     "suites/submission/keywords-lower-case",

@@ -23,7 +23,7 @@ const SUITES: &[(&str, &str)] = &[
     ),
     (
         "submission",
-        "ports 587/465: AUTH answered 535, 534 and 454, the OAuth error challenge, STARTTLS \
+        "ports 587/465: AUTH answered 535, 534, 454 and 538, the OAuth error challenge, STARTTLS \
          answered 454 or stripped, bad certificates, EHLO keywords in lower case",
     ),
     (
