@@ -139,6 +139,13 @@ fn main() {
         median(201, || drop(judge_session(&transcript)))
     );
     println!(
+        "the same, session and message checks merged: {:?}",
+        median(201, || drop(smtp_conformance::judge(
+            &transcript,
+            &[input(&small)]
+        )))
+    );
+    println!(
         "{} MiB message of 1,000 parts:                {:?}",
         big.len() / (1024 * 1024),
         median(9, || drop(judge_message(input(&big))))

@@ -99,14 +99,73 @@ pub fn no_messages() -> Report {
 }
 
 /// Runs every check: the session checks over the transcript, the message checks over each
-/// message (merged check by check: the worst result wins).
+/// message (combined check by check: the worst result wins).
 pub fn judge(transcript: &Transcript, messages: &[MessageInput<'_>]) -> Report {
-    let mut report = judge_session(transcript);
-    if messages.is_empty() {
-        report.merge(no_messages());
-    }
+    let mut message_checks: Option<Report> = None;
     for message in messages {
-        report.merge(judge_message(*message));
+        let report = judge_message(*message);
+        match &mut message_checks {
+            Some(checks) => checks.merge_from(&report),
+            None => message_checks = Some(report),
+        }
     }
-    report
+    combine(
+        judge_session(transcript),
+        message_checks.unwrap_or_else(no_messages),
+    )
+}
+
+/// Joins a session's report and its messages' (as [`judge_session`] and [`judge_message`]
+/// make them) into one in catalogue order: by position, without looking anything up. Other
+/// reports are merged check by check.
+pub fn combine(session: Report, messages: Report) -> Report {
+    let all = judges::all_with_info();
+    let session_checks = all
+        .iter()
+        .filter(|(j, _)| matches!(j.run, Run::Session(_)))
+        .count();
+    if session.results.len() != session_checks
+        || messages.results.len() != all.len() - session_checks
+    {
+        let mut report = session;
+        report.merge(messages);
+        return report;
+    }
+    let mut from_session = session.results.into_iter();
+    let mut from_messages = messages.results.into_iter();
+    let results = all
+        .iter()
+        .filter_map(|(judge, _)| match judge.run {
+            Run::Session(_) => from_session.next(),
+            Run::Message(_) => from_messages.next(),
+        })
+        .collect();
+    Report { results }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Combining by position gives what merging check by check gives.
+    #[test]
+    fn combine_is_merge_by_position() {
+        let t = testing::transcript(&testing::simple_session(
+            &["PIPELINING", "8BITMIME"],
+            "",
+            "Subject: x\\r\\n\\r\\nhi\\r\\n",
+        ));
+        let content = b"Subject: x\r\n\r\nhi\r\n";
+        let message = testing::message(content).input;
+        let combined = combine(judge_session(&t), judge_message(message));
+        let mut merged = judge_session(&t);
+        merged.merge(judge_message(message));
+        assert_eq!(combined, merged);
+        assert_eq!(combined.results.len(), judges::all().len());
+        // Reports of another shape are merged the slow way, and still right.
+        let partial = Report {
+            results: judge_session(&t).results[..3].to_vec(),
+        };
+        assert_eq!(combine(partial.clone(), Report::default()), partial);
+    }
 }

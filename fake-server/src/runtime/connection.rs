@@ -246,9 +246,10 @@ pub async fn drive(
     let transcript = session.into_transcript();
     let close_reason = transcript.close_reason();
     let checks = if ctx.mailbox.checks() {
-        let mut checks = smtp_conformance::judge_session(&transcript);
-        checks.merge(message_checks.unwrap_or_else(smtp_conformance::no_messages));
-        checks
+        smtp_conformance::combine(
+            smtp_conformance::judge_session(&transcript),
+            message_checks.unwrap_or_else(smtp_conformance::no_messages),
+        )
     } else {
         Report::default()
     };

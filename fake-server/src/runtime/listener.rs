@@ -228,8 +228,10 @@ async fn record_short_session(
     transcript.push(Duration::ZERO, Event::Closed { reason });
     let mut checks = smtp_conformance::Report::default();
     if ctx.mailbox.checks() {
-        checks = smtp_conformance::judge_session(&transcript);
-        checks.merge(smtp_conformance::no_messages());
+        checks = smtp_conformance::combine(
+            smtp_conformance::judge_session(&transcript),
+            smtp_conformance::no_messages(),
+        );
     }
     ctx.mailbox
         .finish_session(SessionRecord {
