@@ -442,6 +442,43 @@ pub fn strip_comments(text: &str) -> String {
     out
 }
 
+/// The offset of the `)` closing the comment opened at `open` in a raw field value (nested
+/// comments and quoted-pairs included), or the end of the value.
+pub fn comment_end(value: &[u8], open: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = open;
+    while let Some(&octet) = value.get(i) {
+        match octet {
+            b'\\' => i += 1,
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    value.len()
+}
+
+/// The offset of the `"` closing the quoted-string opened at `open` in a raw field value, or
+/// the end of the value.
+pub fn quoted_end(value: &[u8], open: usize) -> usize {
+    let mut i = open + 1;
+    while let Some(&octet) = value.get(i) {
+        match octet {
+            b'\\' => i += 1,
+            b'"' => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    value.len()
+}
+
 fn unquote(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut escaped = false;

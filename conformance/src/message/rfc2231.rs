@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use crate::check::{Finding, Outcome};
 use crate::judges::{Judge, Run};
-use crate::message::model::MessageModel;
+use crate::message::model::{comment_end, quoted_end, MessageModel};
 
 /// The judges of this section.
 pub static JUDGES: &[Judge] = &[
@@ -671,41 +671,6 @@ fn skip_cfws(value: &[u8], from: usize) -> usize {
             b'(' => i = comment_end(value, i) + 1,
             _ => return i,
         }
-    }
-    value.len()
-}
-
-/// The offset of the `)` closing the comment opened at `open`, or the end of the value.
-fn comment_end(value: &[u8], open: usize) -> usize {
-    let mut depth = 0usize;
-    let mut i = open;
-    while let Some(&octet) = value.get(i) {
-        match octet {
-            b'\\' => i += 1,
-            b'(' => depth += 1,
-            b')' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return i;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    value.len()
-}
-
-/// The offset of the `"` closing the quoted-string opened at `open`, or the end of the value.
-fn quoted_end(value: &[u8], open: usize) -> usize {
-    let mut i = open + 1;
-    while let Some(&octet) = value.get(i) {
-        match octet {
-            b'\\' => i += 1,
-            b'"' => return i,
-            _ => {}
-        }
-        i += 1;
     }
     value.len()
 }
