@@ -231,13 +231,10 @@ impl DataDecoder {
         &self.stats.report
     }
 
-    /// Takes the decoded content and the report (meaningful once done).
-    pub fn finish(mut self) -> (Vec<u8>, ContentReport) {
-        // Kept messages should not hold much unused room; a few KiB are not worth a copy.
-        let unused = self.content.capacity() - self.content.len();
-        if unused > 4096 && unused > self.content.len() / 4 {
-            self.content.shrink_to_fit();
-        }
+    /// Takes the decoded content and the report (meaningful once done). The buffer is not
+    /// shrunk (a copy: the whole message twice at once); [`append_bounded`] keeps its unused
+    /// room small for large messages.
+    pub fn finish(self) -> (Vec<u8>, ContentReport) {
         (self.content, self.stats.report)
     }
 
@@ -245,7 +242,7 @@ impl DataDecoder {
         let report = &mut self.stats.report;
         report.octets += bytes.len() as u64;
         if report.octets <= self.max_size {
-            self.content.extend_from_slice(bytes);
+            append_bounded(&mut self.content, bytes);
         }
     }
 
@@ -378,6 +375,22 @@ fn plain_line_len(rest: &[u8]) -> Option<usize> {
     (rest[cr] == b'\r' && rest.get(cr + 1) == Some(&b'\n')).then_some(cr + 2)
 }
 
+/// Above this, a message buffer grows by an eighth at a time instead of doubling.
+const BOUNDED_GROWTH_FROM: usize = 1024 * 1024;
+
+/// Appends to a message buffer. Small buffers grow as `Vec` does (doubling: few copies);
+/// from [`BOUNDED_GROWTH_FROM`] on they grow by an eighth, so that a large message never holds
+/// more than about 1.125 times its size (doubling left up to twice its size allocated, and
+/// shrinking it afterwards copied it whole).
+pub fn append_bounded(buffer: &mut Vec<u8>, bytes: &[u8]) {
+    let needed = buffer.len() + bytes.len();
+    if needed > buffer.capacity() && needed > BOUNDED_GROWTH_FROM {
+        let step = (buffer.len() / 8).max(64 * 1024);
+        buffer.reserve_exact(bytes.len().max(step));
+    }
+    buffer.extend_from_slice(bytes);
+}
+
 /// Reads BDAT chunks (RFC 3030 §2): exactly the announced octets, no dot-stuffing, no end
 /// marker. Keeps the message up to `max_size` and reports line ends like the DATA decoder.
 #[derive(Debug, Clone)]
@@ -438,7 +451,7 @@ impl ChunkReader {
         let report = &mut self.stats.report;
         report.octets += take as u64;
         if report.octets <= self.max_size {
-            self.content.extend_from_slice(chunk);
+            append_bounded(&mut self.content, chunk);
         }
         take
     }
@@ -480,6 +493,40 @@ impl ChunkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 10, item 3: a large message's buffer is at most about 1.125 times its size, and
+    /// is handed over without a copy.
+    #[test]
+    fn a_large_message_holds_little_unused_room() {
+        let line = [b'x'; 998];
+        let mut decoder = DataDecoder::new(0, 1000);
+        let mut total = 0;
+        while total < 32 * 1024 * 1024 {
+            let mut wire = line.to_vec();
+            wire.extend_from_slice(b"\r\n");
+            decoder.feed(&wire);
+            total += wire.len();
+            // While it is received too, not only once shrunk (a shrink is a copy).
+            assert!(decoder.content.capacity() as f64 <= (total as f64 * 1.13).max(4.0e6));
+        }
+        decoder.feed(b".\r\n");
+        let (content, _) = decoder.finish();
+        assert_eq!(content.len(), total);
+        assert!(
+            content.capacity() as f64 <= content.len() as f64 * 1.13,
+            "{} octets in a buffer of {}",
+            content.len(),
+            content.capacity()
+        );
+        let mut reader = ChunkReader::new(0, 1000);
+        reader.start_chunk(total as u64);
+        let chunk = vec![b'y'; total];
+        for piece in chunk.chunks(64 * 1024) {
+            reader.feed(piece);
+        }
+        let (content, _) = reader.finish();
+        assert!(content.capacity() as f64 <= content.len() as f64 * 1.13);
+    }
 
     fn decode(input: &[u8]) -> (Vec<u8>, ContentReport, usize) {
         let mut decoder = DataDecoder::new(0, 1000);
