@@ -170,8 +170,9 @@ fn per_judge(small: &[u8], transcript: &Transcript) {
     );
     for judge in judges::all() {
         let t = match judge.run {
-            Run::Message(run) => median(101, || drop(run(&model))),
-            Run::Session(run) => median(101, || drop(run(&session))),
+            Run::Message(run) => median(301, || drop(run(&model))),
+            Run::Session(_) if std::env::args().any(|a| a == "--messages") => continue,
+            Run::Session(run) => median(301, || drop(run(&session))),
         };
         times.push((t, judge.id));
     }
@@ -179,7 +180,7 @@ fn per_judge(small: &[u8], transcript: &Transcript) {
     times.reverse();
     let total: Duration = times.iter().map(|(t, _)| *t).sum();
     println!("sum of judges: {total:?}");
-    for (t, id) in times.iter().take(15) {
+    for (t, id) in times.iter().take(40) {
         println!("  {t:?} {id}");
     }
 }

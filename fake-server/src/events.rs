@@ -57,6 +57,16 @@ pub enum ServerEvent {
         /// check, the text alone for the others.
         notes: Vec<String>,
     },
+    /// Kept messages and session records were dropped from memory to stay within
+    /// `--max-memory` (the oldest first).
+    Evicted {
+        /// The queue ids of the messages dropped.
+        messages: Vec<String>,
+        /// Session records dropped.
+        sessions: u64,
+        /// Octets freed (estimated).
+        octets: u64,
+    },
     /// The server stopped accepting and is finishing its sessions.
     ShuttingDown { open_sessions: usize },
 }

@@ -92,6 +92,7 @@ pub struct ServerBuilder {
     tls: Option<TlsSetup>,
     smtp_starttls: bool,
     checks: bool,
+    max_memory: usize,
 }
 
 impl Default for ServerBuilder {
@@ -112,6 +113,7 @@ impl Default for ServerBuilder {
             tls: None,
             smtp_starttls: false,
             checks: true,
+            max_memory: crate::mailbox::DEFAULT_MAX_MEMORY,
         }
     }
 }
@@ -144,6 +146,14 @@ impl ServerBuilder {
     /// offers STARTTLS too.
     pub fn tls(mut self, setup: TlsSetup) -> Self {
         self.tls = Some(setup);
+        self
+    }
+
+    /// The memory kept messages and session records may use, in octets (estimated; default
+    /// 256 MiB): beyond it the oldest are dropped, and an `evicted` event says so. The count
+    /// limits (`max_messages`, `max_sessions`) apply too.
+    pub fn max_memory(mut self, octets: usize) -> Self {
+        self.max_memory = octets.max(1);
         self
     }
 
@@ -267,6 +277,7 @@ impl ServerBuilder {
                 max_sessions: self.max_sessions,
                 store: self.store,
                 checks: self.checks,
+                max_memory: self.max_memory,
             },
             self.events.clone(),
         )?);
@@ -495,6 +506,12 @@ impl Server {
     /// Finished sessions held in memory, oldest first, with their transcripts.
     pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
         self.mailbox.sessions()
+    }
+
+    /// The estimated memory the kept messages and session records use (see
+    /// [`ServerBuilder::max_memory`]).
+    pub fn memory_used(&self) -> usize {
+        self.mailbox.memory_used()
     }
 
     /// Sessions open right now.

@@ -331,3 +331,47 @@ async fn a_long_session_keeps_a_count_and_the_last_message_ids() {
     let messages = server.messages();
     assert_eq!(record.messages.last(), messages.last().map(|m| &m.id));
 }
+
+/// Issue 10, item 3: retention counted messages, so the defaults allowed 1,000 x 10 MiB. The
+/// budget is in octets: beyond it the oldest go, and an `evicted` event says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_mail_stays_within_the_memory_budget() {
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&events);
+    let budget = 400 * 1024;
+    let server = start_with(Server::builder().max_memory(budget).on_event(move |e| {
+        if let fake_server::ServerEvent::Evicted { messages, .. } = e {
+            seen.lock().expect("events").extend(messages.clone());
+        }
+    }))
+    .await;
+    let body = "x".repeat(998) + "\r\n";
+    let mut input = b"EHLO big\r\n".to_vec();
+    for i in 0..8 {
+        input.extend_from_slice(
+            format!("MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nSubject: {i}\r\n\r\n").as_bytes(),
+        );
+        for _ in 0..100 {
+            input.extend_from_slice(body.as_bytes());
+        }
+        input.extend_from_slice(b".\r\n");
+    }
+    input.extend_from_slice(b"QUIT\r\n");
+    let output = converse(server.smtp_addr(), &input).await;
+    assert_eq!(output.matches("queued as").count(), 8, "{output}");
+    server.wait_for_sessions(1, WAIT).await;
+    let kept = server.messages();
+    assert!(
+        server.memory_used() <= budget,
+        "{} > {budget}",
+        server.memory_used()
+    );
+    assert!(kept.len() < 8 && !kept.is_empty(), "{} kept", kept.len());
+    let evicted = events.lock().expect("events").clone();
+    assert_eq!(evicted.len() + kept.len(), 8, "{evicted:?}");
+    // The newest are the ones kept.
+    assert_eq!(
+        kept.last().map(|m| m.summary().subject.clone()),
+        Some(Some("7".to_owned()))
+    );
+}

@@ -76,6 +76,19 @@ impl StoredMessage {
         self.checks.get()
     }
 
+    /// The memory this message holds, estimated: its content, its envelope and summary, and
+    /// (once judged) its check results.
+    pub fn approx_bytes(&self) -> usize {
+        let envelope = self.envelope.recipients.len() * 96 + 256;
+        let checks = if self.checks.get().is_some() {
+            self.checks.get().map_or(0, report_bytes)
+        } else {
+            // Judged after it is kept: count what its results will hold.
+            MESSAGE_REPORT_ESTIMATE
+        };
+        std::mem::size_of::<StoredMessage>() + self.raw.capacity() + envelope + checks
+    }
+
     /// Judges the message once; later calls return the same report.
     pub fn judge(&self) -> &Report {
         self.checks
@@ -160,6 +173,24 @@ impl StoredMessage {
     }
 }
 
+/// What a message's check results hold, roughly (about 60 results).
+const MESSAGE_REPORT_ESTIMATE: usize = 6 * 1024;
+
+/// The memory a report holds, estimated.
+fn report_bytes(report: &Report) -> usize {
+    report
+        .results
+        .iter()
+        .map(|r| {
+            std::mem::size_of_val(r)
+                + r.evidence
+                    .iter()
+                    .map(|e| std::mem::size_of_val(e) + e.octets.len() + e.detail.len())
+                    .sum::<usize>()
+        })
+        .sum()
+}
+
 static EMPTY_REPORT: Report = Report {
     results: Vec::new(),
 };
@@ -189,6 +220,35 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
+    /// The memory this record holds, estimated: the transcript's text, its check results and
+    /// the fixed parts.
+    pub fn approx_bytes(&self) -> usize {
+        use smtp_protocol::transcript::Event;
+        let text: usize = self
+            .transcript
+            .entries()
+            .map(|e| {
+                std::mem::size_of_val(e)
+                    + match &e.event {
+                        Event::Client { line, .. } => line.capacity(),
+                        Event::Server { text } => text.capacity(),
+                        Event::ServerRaw { bytes } => bytes.capacity(),
+                        Event::Note { text, .. } => text.capacity(),
+                        Event::Content { summary, .. } => summary.capacity() + 128,
+                        _ => 64,
+                    }
+            })
+            .sum();
+        std::mem::size_of::<SessionRecord>()
+            + text
+            + report_bytes(&self.checks)
+            + self
+                .messages
+                .iter()
+                .map(|m| m.capacity() + 24)
+                .sum::<usize>()
+    }
+
     /// The transcript with each failed or warned check under the entry it points at.
     pub fn marked_transcript(&self) -> String {
         smtp_conformance::render::marked(&self.transcript, &self.checks)
@@ -222,13 +282,111 @@ pub struct MailboxConfig {
     pub store: Option<PathBuf>,
     /// Judge every session and message against the client checks (on by default).
     pub checks: bool,
+    /// Memory the kept messages and session records may use, in octets (estimated: content,
+    /// transcripts, check results); the oldest go first beyond it.
+    pub max_memory: usize,
+}
+
+/// The default memory budget for kept messages and session records.
+pub const DEFAULT_MAX_MEMORY: usize = 256 * 1024 * 1024;
+
+/// A kept message or session record, with its estimated size and its place in arrival order.
+#[derive(Debug)]
+struct Kept<T> {
+    item: Arc<T>,
+    bytes: usize,
+    seq: u64,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    messages: VecDeque<Arc<StoredMessage>>,
-    sessions: VecDeque<Arc<SessionRecord>>,
+    messages: VecDeque<Kept<StoredMessage>>,
+    sessions: VecDeque<Kept<SessionRecord>>,
     next_message: u64,
+    next_seq: u64,
+    /// The estimated size of everything kept.
+    bytes: usize,
+}
+
+/// What a round of eviction dropped to stay within the memory budget.
+#[derive(Debug, Default)]
+struct Evicted {
+    messages: Vec<String>,
+    sessions: u64,
+    bytes: usize,
+}
+
+impl Inner {
+    fn keep_message(&mut self, item: Arc<StoredMessage>) {
+        let bytes = item.approx_bytes();
+        self.next_seq += 1;
+        self.bytes += bytes;
+        self.messages.push_back(Kept {
+            item,
+            bytes,
+            seq: self.next_seq,
+        });
+    }
+
+    fn keep_session(&mut self, item: Arc<SessionRecord>) {
+        let bytes = item.approx_bytes();
+        self.next_seq += 1;
+        self.bytes += bytes;
+        self.sessions.push_back(Kept {
+            item,
+            bytes,
+            seq: self.next_seq,
+        });
+    }
+
+    /// Drops the oldest beyond the count limits (silently: that is retention), then the
+    /// oldest of either kind while the memory budget is passed; the newest item always stays.
+    fn enforce(&mut self, config: &MailboxConfig) -> Evicted {
+        while self.messages.len() > config.max_messages {
+            self.drop_message();
+        }
+        while self.sessions.len() > config.max_sessions {
+            self.drop_session();
+        }
+        let mut evicted = Evicted::default();
+        while self.bytes > config.max_memory && self.messages.len() + self.sessions.len() > 1 {
+            let message_first = match (self.messages.front(), self.sessions.front()) {
+                (Some(m), Some(s)) => m.seq < s.seq,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            let freed = if message_first {
+                let (id, bytes) = self.drop_message();
+                evicted.messages.extend(id);
+                bytes
+            } else {
+                evicted.sessions += 1;
+                self.drop_session()
+            };
+            evicted.bytes += freed;
+        }
+        evicted
+    }
+
+    fn drop_message(&mut self) -> (Option<String>, usize) {
+        match self.messages.pop_front() {
+            Some(kept) => {
+                self.bytes -= kept.bytes;
+                (Some(kept.item.id.clone()), kept.bytes)
+            }
+            None => (None, 0),
+        }
+    }
+
+    fn drop_session(&mut self) -> usize {
+        match self.sessions.pop_front() {
+            Some(kept) => {
+                self.bytes -= kept.bytes;
+                kept.bytes
+            }
+            None => 0,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -315,13 +473,12 @@ impl Mailbox {
             stored = write_to_disk(maildir.clone(), stored, session_file).await?;
         }
         let stored = Arc::new(stored);
-        {
+        let evicted = {
             let mut inner = self.lock();
-            inner.messages.push_back(Arc::clone(&stored));
-            while inner.messages.len() > self.config.max_messages {
-                inner.messages.pop_front();
-            }
-        }
+            inner.keep_message(Arc::clone(&stored));
+            inner.enforce(&self.config)
+        };
+        self.report_eviction(evicted);
         tracing::info!(
             id = %stored.id,
             from = %stored.mail_from(),
@@ -387,21 +544,55 @@ impl Mailbox {
         if let Some(events) = &self.events {
             events.emit(&ServerEvent::session(&record));
         }
-        let mut inner = self.lock();
-        inner.sessions.push_back(Arc::new(record));
-        while inner.sessions.len() > self.config.max_sessions {
-            inner.sessions.pop_front();
+        let evicted = {
+            let mut inner = self.lock();
+            inner.keep_session(Arc::new(record));
+            inner.enforce(&self.config)
+        };
+        self.report_eviction(evicted);
+    }
+
+    /// Says what the memory budget made the mailbox drop: a log line and an `evicted` event.
+    fn report_eviction(&self, evicted: Evicted) {
+        if evicted.messages.is_empty() && evicted.sessions == 0 {
+            return;
         }
+        tracing::info!(
+            messages = evicted.messages.len(),
+            sessions = evicted.sessions,
+            octets = evicted.bytes,
+            "dropped the oldest from memory to stay within --max-memory"
+        );
+        if let Some(events) = &self.events {
+            events.emit(&ServerEvent::Evicted {
+                messages: evicted.messages,
+                sessions: evicted.sessions,
+                octets: evicted.bytes as u64,
+            });
+        }
+    }
+
+    /// The estimated memory the kept messages and session records use.
+    pub fn memory_used(&self) -> usize {
+        self.lock().bytes
     }
 
     /// The messages held, oldest first.
     pub fn messages(&self) -> Vec<Arc<StoredMessage>> {
-        self.lock().messages.iter().cloned().collect()
+        self.lock()
+            .messages
+            .iter()
+            .map(|k| Arc::clone(&k.item))
+            .collect()
     }
 
     /// The finished sessions held, oldest first.
     pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
-        self.lock().sessions.iter().cloned().collect()
+        self.lock()
+            .sessions
+            .iter()
+            .map(|k| Arc::clone(&k.item))
+            .collect()
     }
 
     /// Messages stored since the server started (retention does not lower it).
