@@ -574,3 +574,32 @@ mod relay_with_dns {
         assert_eq!(server.messages().len(), 1);
     }
 }
+
+/// Issue 9, item 30: the TLS flows never authenticated, so against a submission server (AUTH
+/// required before MAIL) they ended in 530. With credentials they log in where AUTH is offered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_flows_authenticate_against_a_submission_server() {
+    let f = Fixture::start("tls-auth", None).await;
+    let target = f.target("submission");
+    for outcome in [
+        flows::tls_required(&target).await,
+        flows::tls_opportunistic(&target).await,
+    ] {
+        assert!(outcome.success, "{outcome:?}");
+        assert!(
+            outcome
+                .summary
+                .iter()
+                .any(|s| s.starts_with("AUTH ") && s.ends_with(": accepted")),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(
+        f.server
+            .wait_for_messages(2, WAIT)
+            .await
+            .expect("delivered")
+            .len(),
+        2
+    );
+}

@@ -68,6 +68,19 @@ async fn steps(
             return Err(StopReason::Failed(error));
         }
     }
+    // With credentials, authenticate where the server offers AUTH: a submission server
+    // requires it before MAIL (RFC 6409 §4.3).
+    if let Some(credentials) = &target.credentials {
+        if !client.offered_mechanisms().is_empty() {
+            match client.authenticate(credentials, None).await {
+                Ok(mechanism) => outcome.step(format!("AUTH {mechanism}: accepted")),
+                Err(error) => {
+                    outcome.failed("AUTH", &error);
+                    return Err(StopReason::Failed(error));
+                }
+            }
+        }
+    }
     match client.send(&target.envelope, MESSAGE).await {
         Ok(delivery) => {
             outcome.step(format!(
