@@ -66,10 +66,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "[LISTENER=]FILE|NAME")]
     pub scenario: Vec<String>,
 
-    /// Plain SMTP listener; repeat for several (for example 127.0.0.1:1025 and [::1]:1025).
-    /// Port 0 picks a free port (see --json for the one chosen).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1025")]
-    pub smtp: Vec<SocketAddr>,
+    /// Plain SMTP listener; repeat for several (for example 127.0.0.1:1025 and [::1]:1025),
+    /// or `off`. Port 0 picks a free port (see --json for the one chosen).
+    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1025", value_parser = parse_optional_addr)]
+    pub smtp: Vec<OptionalAddr>,
 
     /// Submission listener (STARTTLS; RFC 6409), or `off`.
     #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1587", value_parser = parse_optional_addr)]
@@ -80,7 +80,8 @@ pub struct ServeArgs {
     pub smtps: OptionalAddr,
 
     /// Where the local CA is kept (default: $FAKE_SMTP_DATA_DIR, else
-    /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp).
+    /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp; when that cannot be written,
+    /// a CA in memory for this run, with a warning).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
@@ -274,6 +275,12 @@ pub struct ServerOptions {
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_messages: usize,
 
+    /// Memory for kept messages and session records (content, transcripts, check results),
+    /// in octets or with a unit (KiB, MiB, GiB; K, M, G are the same): the oldest are dropped
+    /// beyond it, an `evicted` event says which. Files in --store are never dropped.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    pub max_memory: usize,
+
     /// Simultaneous connections; more get 421 4.3.2.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub max_connections: usize,
@@ -308,6 +315,12 @@ pub struct ServerOptions {
     #[arg(long, value_enum, default_value = "reject-lookalikes")]
     pub bare_line_ends: BareLineEndsArg,
 
+    /// Keep AUTH passwords and tokens in session transcripts (stored, printed, reported) as
+    /// the client sent them. By default they are redacted once the session is judged: the
+    /// user name and a fingerprint (the first 8 hex digits of the secret's SHA-256) stay.
+    #[arg(long)]
+    pub record_secrets: bool,
+
     /// Judge every session and message against the client checks (docs/checks.md).
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub checks: bool,
@@ -322,6 +335,31 @@ fn parse_on_off(text: &str) -> Result<bool, String> {
         "on" => Ok(true),
         "off" => Ok(false),
         other => Err(format!("expected on or off, not {other:?}")),
+    }
+}
+
+/// A size in octets: `1048576`, `512KiB`, `256MiB`, `1GiB` (`K`, `M`, `G` and the `B`-less
+/// forms mean the same binary multiples: this is about memory).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("expected a size like 256MiB, not {text:?}"))?;
+    let multiple: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown unit {other:?} (use KiB, MiB or GiB)")),
+    };
+    match number.checked_mul(multiple) {
+        Some(0) => Err("the size must be more than 0".to_owned()),
+        Some(octets) => Ok(octets),
+        None => Err(format!("{text} is too large")),
     }
 }
 
@@ -389,6 +427,19 @@ impl ServeArgs {
         Ok(choice)
     }
 
+    /// Refuses a command line that leaves no listener at all (`--smtp off --submission off
+    /// --smtps off`): the server would have nothing to do.
+    pub fn check_listeners(&self) -> Result<(), String> {
+        let any = self.smtp.iter().any(|a| a.0.is_some())
+            || self.submission.0.is_some()
+            || self.smtps.0.is_some();
+        if any {
+            Ok(())
+        } else {
+            Err("every listener is off: give --smtp, --submission or --smtps an address".to_owned())
+        }
+    }
+
     /// The server this command line describes (events are attached by the caller).
     pub fn builder(&self, scenarios: ScenarioChoice) -> ServerBuilder {
         let mut builder = self
@@ -402,10 +453,10 @@ impl ServeArgs {
                 .find(|(n, _)| n == name)
                 .map(|(_, s)| std::sync::Arc::new(s.clone()))
         };
-        for address in &self.smtp {
+        for address in self.smtp.iter().filter_map(|a| a.0) {
             builder = builder.listener(ListenerSpec {
                 kind: ListenerKind::Smtp,
-                address: *address,
+                address,
                 scenario: per_listener("smtp"),
             });
         }
@@ -434,7 +485,8 @@ impl ServerOptions {
         match data_dir {
             Some(dir) => setup = setup.ca_dir(dir),
             None if in_memory => setup = setup.in_memory_ca(),
-            None => {}
+            // The data directory, or a CA in memory (with a warning) when it cannot be used.
+            None => setup = setup.data_dir_ca(),
         }
         if let (Some(chain), Some(key)) = (&self.tls_cert, &self.tls_key) {
             setup = setup.certificate(CertificateChoice::Files {
@@ -472,12 +524,14 @@ impl ServerOptions {
         let mut builder = ServerBuilder::default()
             .session_config(session)
             .max_messages(self.max_messages)
+            .max_memory(self.max_memory)
             .max_connections(self.max_connections)
             .max_connections_per_ip(self.max_connections_per_ip)
             .min_data_rate(self.min_data_rate)
             .tls_handshake_timeout(self.tls_handshake_timeout)
             .smtp_starttls(self.smtp_starttls)
             .checks(self.checks)
+            .record_secrets(self.record_secrets)
             .tls(self.tls_setup(data_dir, in_memory_ca));
         if let Some(dir) = &self.store {
             builder = builder.store_dir(dir);

@@ -26,3 +26,13 @@ pub struct WaitTimeout {
     pub got: u64,
     pub waited: std::time::Duration,
 }
+
+/// [`crate::Server::wait_for_session_of`] gave up: the client kept its session open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "timed out after {waited:?} waiting for session {session} to end (the client keeps it open)"
+)]
+pub struct SessionTimeout {
+    pub session: u64,
+    pub waited: std::time::Duration,
+}

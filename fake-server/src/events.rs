@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use smtp_conformance::{Counts, Report, Status};
@@ -135,6 +136,56 @@ impl ServerEvent {
     }
 }
 
+impl ServerEvent {
+    /// The event as one line of JSON (what `--json` prints), with its time: `"time"`, in
+    /// RFC 3339 UTC with milliseconds, right after the `"event"` name.
+    pub fn to_json_line(&self, at: SystemTime) -> String {
+        let Ok(json) = serde_json::to_string(self) else {
+            return String::new();
+        };
+        let time = format!(",\"time\":\"{}\"", rfc3339(at));
+        // `{"event":"<name>"`: the tag comes first and its kebab-case name has no quote.
+        let name_end = json
+            .strip_prefix("{\"event\":\"")
+            .and_then(|rest| rest.find('"'))
+            .map(|end| "{\"event\":\"".len() + end + 1);
+        match name_end {
+            Some(at) => format!("{}{time}{}", &json[..at], &json[at..]),
+            None => json,
+        }
+    }
+}
+
+/// A time as RFC 3339 in UTC with milliseconds (`2026-11-30T06:41:26.123Z`).
+pub fn rfc3339(time: SystemTime) -> String {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs();
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let of_day = seconds % 86_400;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        since.subsec_millis()
+    )
+}
+
+/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Receives every event; called from the server's tasks, so it must be quick.
 #[derive(Clone)]
 pub struct EventSink(Arc<dyn Fn(&ServerEvent) + Send + Sync>);
@@ -152,5 +203,34 @@ impl EventSink {
 impl std::fmt::Debug for EventSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("EventSink")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(seconds: u64, millis: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds) + Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn rfc3339_in_utc_with_milliseconds() {
+        assert_eq!(rfc3339(at(0, 0)), "1970-01-01T00:00:00.000Z");
+        // `date -u -d @951782400`: a leap day of a century divisible by 400.
+        assert_eq!(rfc3339(at(951_782_400, 5)), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339(at(1_709_251_199, 999)), "2024-02-29T23:59:59.999Z");
+        assert_eq!(rfc3339(at(1_796_017_387, 42)), "2026-11-30T05:43:07.042Z");
+        assert_eq!(rfc3339(at(4_102_444_800, 0)), "2100-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_time_follows_the_event_name() {
+        let event = ServerEvent::ShuttingDown { open_sessions: 2 };
+        assert_eq!(
+            event.to_json_line(at(0, 7)),
+            r#"{"event":"shutting-down","time":"1970-01-01T00:00:00.007Z","open_sessions":2}"#
+        );
     }
 }

@@ -43,7 +43,13 @@ fn check(files: &[String]) -> ExitCode {
     let mut failed = false;
     for file in files {
         match fake_server::Scenario::load(file) {
-            Ok(scenario) => println!("ok {file} ({})", scenario.name),
+            Ok(scenario) => {
+                println!("ok {file} ({})", scenario.name);
+                // Settings that load but cannot take effect: a warning line each, exit 0.
+                for warning in scenario.warnings() {
+                    eprintln!("{warning}");
+                }
+            }
             Err(error) => {
                 failed = true;
                 eprintln!("{error}");
@@ -83,7 +89,10 @@ pub(crate) fn print_out(text: &str) {
 
 fn serve_command(args: &ServeArgs) -> ExitCode {
     init_logging(args.server.quiet);
-    if let Err(error) = args.reports.check_writable() {
+    if let Err(error) = args
+        .check_listeners()
+        .and_then(|()| args.reports.check_writable())
+    {
         eprintln!("fake-smtp: {error}");
         return ExitCode::from(2);
     }
@@ -205,9 +214,10 @@ fn finish_serve_reports(
     Ok(reports.fail_on.is_none() || report.verdict.is_pass())
 }
 
-/// One event per line on stdout, flushed at once so that scripts see it.
+/// One event per line on stdout, with its time, flushed at once so that scripts see it.
 fn print_json(event: &ServerEvent) {
-    if let Ok(line) = serde_json::to_string(event) {
+    let line = event.to_json_line(std::time::SystemTime::now());
+    if !line.is_empty() {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "{line}");
         let _ = stdout.flush();

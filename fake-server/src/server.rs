@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::error::{ServerError, WaitTimeout};
+use crate::error::{ServerError, SessionTimeout, WaitTimeout};
 use crate::events::{EventSink, ServerEvent};
 use crate::mailbox::{Mailbox, MailboxConfig, SessionRecord, StoredMessage};
 use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, PolicyFactory};
@@ -25,7 +25,7 @@ use crate::tls::{TlsContext, TlsSetup};
 pub enum ListenerKind {
     /// Relay-style SMTP (1025 by default): plain, so that every client's defaults work on a
     /// local sink; STARTTLS only when asked ([`ServerBuilder::smtp_starttls`], or a
-    /// scenario's `server: { starttls: true }`) and TLS is set up.
+    /// scenario's `server: { starttls: true }` or STARTTLS among its EHLO capabilities).
     Smtp,
     /// Message submission (1587, RFC 6409): STARTTLS offered.
     Submission,
@@ -92,6 +92,7 @@ pub struct ServerBuilder {
     tls: Option<TlsSetup>,
     smtp_starttls: bool,
     checks: bool,
+    record_secrets: bool,
     max_memory: usize,
 }
 
@@ -113,6 +114,7 @@ impl Default for ServerBuilder {
             tls: None,
             smtp_starttls: false,
             checks: true,
+            record_secrets: false,
             max_memory: crate::mailbox::DEFAULT_MAX_MEMORY,
         }
     }
@@ -128,7 +130,8 @@ impl ServerBuilder {
     }
 
     /// Adds a submission listener (STARTTLS). Needs TLS: [`ServerBuilder::tls`], or the
-    /// default setup (the local CA in the data directory).
+    /// default setup (a new CA in memory, never written: clients trust
+    /// [`Server::ca_cert_pem`]).
     pub fn submission(mut self, address: SocketAddr) -> Self {
         self.listeners
             .push(ListenerSpec::new(ListenerKind::Submission, address));
@@ -142,8 +145,9 @@ impl ServerBuilder {
         self
     }
 
-    /// The certificates and TLS versions of every listener; with it, the plain SMTP listener
-    /// offers STARTTLS too.
+    /// The certificates and TLS versions of every listener. Without it, TLS listeners use
+    /// [`TlsSetup::default`]: a CA made in memory for this server, never written (the
+    /// `fake-smtp` command keeps its CA in a data directory instead; see [`crate::tls`]).
     pub fn tls(mut self, setup: TlsSetup) -> Self {
         self.tls = Some(setup);
         self
@@ -161,6 +165,17 @@ impl ServerBuilder {
     /// default. Off, sessions carry an empty report and nothing is judged.
     pub fn checks(mut self, on: bool) -> Self {
         self.checks = on;
+        self
+    }
+
+    /// Keeps AUTH secrets in session transcripts as the client sent them. Off by default:
+    /// once a session has been judged (on its real lines), the passwords, tokens, CRAM-MD5
+    /// digests and SCRAM proofs in its AUTH lines are replaced by
+    /// `[redacted: user "NAME", password sha256:1a2b3c4d]` (the user name, and the first 8
+    /// hex digits of the secret's SHA-256, so that two attempts can be told apart) in
+    /// everything kept: [`Server::sessions`], the `--store` session files, the reports.
+    pub fn record_secrets(mut self, on: bool) -> Self {
+        self.record_secrets = on;
         self
     }
 
@@ -256,9 +271,18 @@ impl ServerBuilder {
                 SocketAddr::from(([127, 0, 0, 1], 0)),
             ));
         }
+        // TLS is set up when asked, when a listener needs it, or when a scenario offers
+        // STARTTLS (a provider's EHLO lists it): then a CA in memory, never written.
+        let scenario_wants_tls = specs
+            .iter()
+            .filter_map(|spec| spec.scenario.as_ref())
+            .chain(self.scenario.as_ref())
+            .any(|scenario| offers_starttls(scenario));
         let tls_setup = match self.tls.clone() {
             Some(setup) => Some(setup),
-            None if specs.iter().any(|s| s.kind.needs_tls()) => Some(TlsSetup::default()),
+            None if specs.iter().any(|s| s.kind.needs_tls()) || scenario_wants_tls => {
+                Some(TlsSetup::default())
+            }
             None => None,
         };
         let tls = match &tls_setup {
@@ -338,7 +362,12 @@ impl ServerBuilder {
                 Some(scenario) => {
                     // A scenario may turn STARTTLS on or off where the listener can do TLS.
                     let tls_possible = listener_tls.is_some() && spec.kind != ListenerKind::Smtps;
-                    let config = scenario.session_config(&base, tls_possible);
+                    let mut config = scenario.session_config(&base, tls_possible);
+                    if tls_possible && offers_starttls(&scenario) {
+                        // A scenario whose EHLO lists STARTTLS offers it, as the provider
+                        // does, unless it says `server: { starttls: false }`.
+                        config.starttls = true;
+                    }
                     tracing::info!(listener = name, scenario = %scenario.name, "playing scenario");
                     let policy: Arc<dyn PolicyFactory> = Arc::new(ScenarioPolicyFactory::new(
                         scenario,
@@ -361,6 +390,7 @@ impl ServerBuilder {
                 stage: stage_rx.clone(),
                 tls_handshake_timeout: self.tls_handshake_timeout,
                 min_data_rate: self.min_data_rate,
+                record_secrets: self.record_secrets,
             });
             tasks.push(tokio::spawn(accept_loop(
                 listener,
@@ -397,6 +427,21 @@ fn listener_profile(kind: ListenerKind, base: &SessionConfig, starttls: bool) ->
     // Submission requires AUTH before MAIL (RFC 6409 §4.3); relay-style SMTP does not.
     config.auth.required = base.auth.required || kind != ListenerKind::Smtp;
     config
+}
+
+/// Whether a scenario offers STARTTLS: `server: { starttls: true }`, or STARTTLS among its
+/// EHLO capabilities without `starttls: false`.
+fn offers_starttls(scenario: &Scenario) -> bool {
+    match scenario.server.starttls {
+        Some(on) => on,
+        None => scenario.ehlo.capabilities.as_ref().is_some_and(|caps| {
+            caps.iter().any(|c| {
+                c.split_whitespace()
+                    .next()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("STARTTLS"))
+            })
+        }),
+    }
 }
 
 async fn build_tls(setup: TlsSetup) -> Result<TlsContext, ServerError> {
@@ -504,8 +549,74 @@ impl Server {
     }
 
     /// Finished sessions held in memory, oldest first, with their transcripts.
+    ///
+    /// A session is listed once it has *ended*: a message is listed (and
+    /// [`Server::wait_for_messages`] returns) as soon as its 250 is sent, while the client
+    /// may keep the connection open for more (pooled transports, a missing QUIT). So
+    /// `sessions()` right after `wait_for_messages` can be empty. To look at a message's
+    /// session, wait for it: [`Server::wait_for_session_of`] (or
+    /// [`Server::wait_for_sessions`] for a count).
     pub fn sessions(&self) -> Vec<Arc<SessionRecord>> {
         self.mailbox.sessions()
+    }
+
+    /// The finished session with this id (a message's [`StoredMessage::session_id`]), if it
+    /// has ended and is still held. `None` while it is open: see
+    /// [`Server::wait_for_session_of`].
+    pub fn session(&self, id: u64) -> Option<Arc<SessionRecord>> {
+        self.mailbox
+            .sessions()
+            .into_iter()
+            .rev()
+            .find(|session| session.id == id)
+    }
+
+    /// Waits until the session that delivered `message` has ended (the client quit or
+    /// closed) and returns its record, with the transcript and every check's result; a
+    /// timeout if the client keeps the connection open that long.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use std::time::Duration;
+    /// # use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let server = fake_server::Server::builder().start().await?;
+    /// let mut client = tokio::net::TcpStream::connect(server.smtp_addr()).await?;
+    /// client
+    ///     .write_all(b"EHLO me\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n")
+    ///     .await?;
+    /// client.write_all(b"Subject: hi\r\n\r\nHi!\r\n.\r\n").await?;
+    ///
+    /// let messages = server.wait_for_messages(1, Duration::from_secs(5)).await?;
+    /// // The client has not quit: its session is still open, so not yet in `sessions()`.
+    /// client.write_all(b"QUIT\r\n").await?;
+    /// let session = server
+    ///     .wait_for_session_of(&messages[0], Duration::from_secs(5))
+    ///     .await?;
+    /// assert!(session.transcript.render(false).contains("C: QUIT"));
+    /// # let mut rest = Vec::new();
+    /// # client.read_to_end(&mut rest).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn wait_for_session_of(
+        &self,
+        message: &StoredMessage,
+        timeout: Duration,
+    ) -> Result<Arc<SessionRecord>, SessionTimeout> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(session) = self.session(message.session_id) {
+                return Ok(session);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(SessionTimeout {
+                    session: message.session_id,
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// The estimated memory the kept messages and session records use (see
@@ -520,6 +631,10 @@ impl Server {
     }
 
     /// Waits until `count` messages have arrived since the start, then returns those held.
+    ///
+    /// A message arrives when its 250 is sent, which is usually before its session ends:
+    /// [`Server::sessions`] may not list that session yet. Use
+    /// [`Server::wait_for_session_of`] to get a message's session (transcript, checks).
     pub async fn wait_for_messages(
         &self,
         count: u64,

@@ -420,3 +420,281 @@ fn serve_reports_at_shutdown_and_fails_on_a_failed_check() {
     assert_eq!(child.wait().expect("exit").code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 9, item 21: `--smtp off` turns the plain listener off, as README's table says `off`
+/// does for any listener; with every listener off there is nothing to serve (exit 2).
+#[test]
+fn smtp_off_leaves_only_the_other_listeners() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-smtp-off-{}", std::process::id()));
+    let mut child = fake_smtp(&[
+        "serve",
+        "--smtp",
+        "off",
+        "--submission",
+        "127.0.0.1:0",
+        "--smtps",
+        "off",
+        "--json",
+        "--quiet",
+        "--data-dir",
+        dir.to_str().expect("utf-8"),
+    ]);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = next_event(&mut lines);
+    assert_eq!(first["event"], "listening", "{first}");
+    assert_eq!(first["listener"], "submission", "{first}");
+    // It serves: a greeting on the submission port.
+    let address: SocketAddr = first["address"]
+        .as_str()
+        .expect("address")
+        .parse()
+        .expect("addr");
+    let mut stream = TcpStream::connect(address).expect("connect");
+    let mut greeting = [0u8; 4];
+    std::io::Read::read_exact(&mut stream, &mut greeting).expect("greeting");
+    assert_eq!(&greeting, b"220 ");
+    drop(stream);
+    terminate(&child);
+    let _ = child.wait();
+    // No other listener came up.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().all(|line| !line.contains("\"listening\"")),
+        "{rest:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let all_off = fake_smtp(&["serve", "--smtp", "off"])
+        .wait_with_output()
+        .expect("exit");
+    assert_eq!(all_off.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&all_off.stderr);
+    assert!(stderr.contains("every listener is off"), "{stderr}");
+}
+
+/// fake-smtp with this HOME (or none) and no data directory variables.
+fn fake_smtp_with_home(home: Option<&std::path::Path>, args: &[&str]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fake-smtp"));
+    command
+        .args(args)
+        .env_remove("FAKE_SMTP_DATA_DIR")
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("HOME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(home) = home {
+        command.env("HOME", home);
+    }
+    command.spawn().expect("start fake-smtp")
+}
+
+/// Issue 9, item 22: with no usable data directory (HOME unset; HOME that cannot hold
+/// directories, as a read-only one for user `nobody`), every listener still starts: TLS uses
+/// a CA in memory, one warning names --data-dir and FAKE_SMTP_DATA_DIR, and --ca-out still
+/// writes the CA's certificate.
+#[test]
+fn no_writable_data_dir_still_serves_with_a_ca_in_memory() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-nohome-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // A file as HOME: `$HOME/.local/share/fake-smtp` cannot be made, even by root (tests may
+    // run as root, for whom a read-only directory is writable).
+    let file_home = dir.join("home-is-a-file");
+    std::fs::write(&file_home, b"").expect("file");
+    for home in [None, Some(file_home.as_path())] {
+        let ca_out = dir.join("ca.pem");
+        let _ = std::fs::remove_file(&ca_out);
+        let mut child = fake_smtp_with_home(
+            home,
+            &[
+                "serve",
+                "--smtp",
+                "127.0.0.1:0",
+                "--submission",
+                "127.0.0.1:0",
+                "--smtps",
+                "127.0.0.1:0",
+                "--json",
+                "--ca-out",
+                ca_out.to_str().expect("utf-8"),
+            ],
+        );
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let plain = listening_address(&mut lines);
+        let _submission = listening_address(&mut lines);
+        let _smtps = listening_address(&mut lines);
+        let output = send_one(plain);
+        assert!(output.contains("250 2.0.0 OK queued as"), "{output}");
+        for _ in 0..100 {
+            if ca_out.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let pem = std::fs::read_to_string(&ca_out).expect("--ca-out written");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+        terminate(&child);
+        let result = child.wait_with_output().expect("exit");
+        assert_eq!(result.status.code(), Some(0), "HOME {home:?}");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("CA in memory"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "HOME {home:?}: {stderr}");
+        for needle in [
+            "WARN",
+            "--data-dir",
+            "FAKE_SMTP_DATA_DIR",
+            "cannot trust",
+            "--ca-out",
+        ] {
+            assert!(warnings[0].contains(needle), "{needle}: {stderr}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 9, item 23: every JSON event has its time (RFC 3339, UTC, milliseconds), and the
+/// message event keeps To and Cc apart (and the envelope recipients in `rcpt_to`).
+#[test]
+fn json_events_carry_their_time_and_keep_to_and_cc_apart() {
+    let (child, mut lines, address) = serve_json(&[]);
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    stream
+        .write_all(
+            b"EHLO cli\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\n\
+RCPT TO:<c@example.org>\r\nRCPT TO:<hidden@example.org>\r\nDATA\r\n\
+From: a@example.com\r\nTo: b@example.org\r\nCc: C <c@example.org>\r\nSubject: to and cc\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+        )
+        .expect("write");
+    let mut output = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut output).expect("read");
+    let message = next_event(&mut lines);
+    assert_eq!(message["event"], "message");
+    assert_eq!(message["to"], serde_json::json!(["b@example.org"]));
+    assert_eq!(message["cc"], serde_json::json!(["c@example.org"]));
+    assert_eq!(
+        message["rcpt_to"],
+        serde_json::json!(["<b@example.org>", "<c@example.org>", "<hidden@example.org>"])
+    );
+    let session = next_event(&mut lines);
+    assert_eq!(session["event"], "session");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for event in [&message, &session] {
+        let time = event["time"].as_str().unwrap_or_else(|| panic!("{event}"));
+        // 2026-11-30T06:41:26.123Z
+        assert_eq!(time.len(), 24, "{time}");
+        assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+        assert_eq!(&time[19..20], ".", "{time}");
+        // The same second as `date -u`, give or take the test's own time.
+        let shown = Command::new("date")
+            .args(["-u", "-d", time, "+%s"])
+            .output()
+            .expect("date");
+        let seconds: u64 = String::from_utf8_lossy(&shown.stdout)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("date cannot read {time}"));
+        assert!(seconds.abs_diff(now) < 60, "{time} is not now");
+    }
+    terminate(&child);
+    let _ = child_wait(child);
+}
+
+fn child_wait(mut child: Child) -> Option<i32> {
+    child.wait().ok().and_then(|s| s.code())
+}
+
+#[test]
+fn check_warns_about_settings_that_cannot_take_effect_and_exits_0() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("keep-open.yaml");
+    std::fs::write(
+        &file,
+        "name: keep-open\non:\n  mail:\n    - reply: \"450 busy\"\n      then: keep-open\n",
+    )
+    .expect("write");
+    let output = run(&["check", file.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("ok "),
+        "{output:?}"
+    );
+    assert!(
+        stderr.contains("warning:") && stderr.contains("[keep-open-without-421]"),
+        "{stderr}"
+    );
+    // A built-in scenario loads without a warning.
+    let output = run(&["check", "providers/gmail/base"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stderr.is_empty(), "{output:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn max_memory_drops_the_oldest_messages_and_says_so() {
+    // Each message below holds about 46 KiB with its check results and its session record
+    // about 20 KiB: 100 KiB keeps a little more than one of each.
+    let (mut child, mut lines, address) = serve_json(&["--max-memory", "100KiB"]);
+    let body = "x".repeat(76);
+    let content: String = (0..512).map(|_| format!("{body}\r\n")).collect();
+    let mut ids = Vec::new();
+    let mut evicted = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let session = format!(
+            "EHLO cli\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n\
+             Subject: big\r\n\r\n{content}.\r\nQUIT\r\n"
+        );
+        stream.write_all(session.as_bytes()).expect("write");
+        let mut output = String::new();
+        std::io::Read::read_to_string(&mut stream, &mut output).expect("read");
+        assert!(output.contains("250 2.0.0"), "{output}");
+        // Events up to this session's end: its message, maybe an eviction, the session.
+        loop {
+            let event = next_event(&mut lines);
+            match event["event"].as_str() {
+                Some("message") => ids.push(event["id"].as_str().expect("id").to_owned()),
+                Some("evicted") => evicted.extend(
+                    event["messages"]
+                        .as_array()
+                        .expect("messages")
+                        .iter()
+                        .map(|id| id.as_str().expect("id").to_owned()),
+                ),
+                Some("session") => break,
+                _ => {}
+            }
+        }
+    }
+    terminate(&child);
+    assert!(child.wait().expect("exit").success());
+    assert!(!evicted.is_empty(), "nothing evicted: {ids:?}");
+    // The oldest go first, and the newest is kept.
+    assert_eq!(evicted, ids[..evicted.len()], "{ids:?}");
+    assert!(!evicted.contains(&ids[3]), "{evicted:?}");
+}
+
+#[test]
+fn max_memory_takes_units_and_refuses_nonsense() {
+    for bad in ["0", "12XB", "lots", "99999999999999999999GiB"] {
+        let output = run(&["serve", "--smtp", "127.0.0.1:0", "--max-memory", bad]);
+        assert_eq!(output.status.code(), Some(2), "{bad}: {output:?}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("--max-memory"),
+            "{bad}: {output:?}"
+        );
+    }
+}

@@ -78,10 +78,98 @@ refused!(
     unknown_then,
     "on:\n  quit:\n    - reply: \"221 bye\"\n      then: explode\n"
 );
+// Issue 9 item 10: YAML tags are refused (serde_yaml would read `!!binary` as its base64).
+refused!(
+    binary_tag,
+    "on:\n  quit:\n    - raw: !!binary AAAAGgAAAA==\n"
+);
+refused!(local_tag, "on:\n  quit:\n    - reply: !weird \"221 bye\"\n");
+// Issue 9 item 12: reply and raw in the short form have no order that could be told.
+refused!(
+    short_form_reply_and_raw,
+    "on:\n  quit:\n    - raw: \"x\\r\\n\"\n      reply: \"221 bye\"\n"
+);
+refused!(
+    step_after_with_delay,
+    "on:\n  quit:\n    - steps:\n        - { after: 1s, delay: 1s }\n"
+);
 refused!(
     extends_unknown_builtin,
     "name: x\nextends: providers/nowhere/base\n"
 );
+
+/// The warnings of a scenario that loads (issue 9 item 13: settings that cannot take effect).
+fn warnings_of(yaml: &str) -> String {
+    let scenario = Scenario::from_yaml("scenario.yaml", yaml).expect("loads");
+    let warnings: Vec<String> = scenario
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(!warnings.is_empty(), "no warning for:\n{yaml}");
+    warnings.join("\n")
+}
+
+macro_rules! warned {
+    ($name:ident, $yaml:expr) => {
+        #[test]
+        fn $name() {
+            insta::assert_snapshot!(stringify!($name), warnings_of($yaml));
+        }
+    };
+}
+
+// QQ's base lists AUTH, but this capability list (taking the place of QQ's) does not.
+warned!(
+    warn_in_cleartext_without_auth_advertised,
+    "extends: providers/qq/base\nehlo:\n  capabilities: [PIPELINING, SIZE 1000]\nauth:\n  in-cleartext: true\n  required: true\n"
+);
+warned!(
+    warn_auth_settings_without_mechanisms,
+    "auth:\n  mechanisms: []\n  in-cleartext: true\n  users: [{ name: a, password: b }]\n"
+);
+warned!(
+    warn_both_pipelining_quirks,
+    "quirks: [drop-pipelined-input, refuse-pipelining]\n"
+);
+warned!(
+    warn_unreachable_rule,
+    "on:\n  rcpt:\n    - reply: \"550 no\"\n    - when: { nth: 2 }\n      reply: \"451 later\"\n"
+);
+warned!(
+    warn_steps_after_close,
+    "on:\n  quit:\n    - steps: [close, { reply: \"221 bye\" }]\n"
+);
+warned!(
+    warn_keep_open_without_421,
+    "on:\n  mail:\n    - reply: \"450 busy\"\n      then: keep-open\n"
+);
+
+#[test]
+fn what_can_take_effect_is_not_warned_about() {
+    for yaml in [
+        // AUTH in the capabilities, in the clear.
+        "ehlo:\n  capabilities: [AUTH PLAIN]\nauth:\n  in-cleartext: true\n",
+        // The capabilities are not set: the server's own list offers the mechanisms.
+        "auth:\n  in-cleartext: true\n",
+        // An unconditional rule that passes on to the next with `default`.
+        "on:\n  rcpt:\n    - steps: [{ delay: 1s }, default]\n    - when: { nth: 2 }\n      reply: \"451 later\"\n",
+        // A child's unconditional rule overrides the parent's on purpose.
+        "extends: providers/qq/base\non:\n  quit:\n    - reply: \"221 other\"\n",
+        "on:\n  mail:\n    - reply: \"421 busy\"\n      then: keep-open\n",
+    ] {
+        let scenario = Scenario::from_yaml("scenario.yaml", yaml).expect("loads");
+        assert!(scenario.warnings().is_empty(), "{yaml}: {:?}", scenario.warnings());
+    }
+    for (name, _) in fake_server::scenario::builtin::BUILTIN {
+        let scenario = Scenario::load(name).expect("loads");
+        assert!(
+            scenario.warnings().is_empty(),
+            "{name}: {:?}",
+            scenario.warnings()
+        );
+    }
+}
 
 #[test]
 fn file_errors_name_the_file_and_a_cycle_is_shown() {

@@ -707,3 +707,112 @@ async fn login_initial_response_can_still_be_refused() {
     .await;
     assert!(output.contains("334 UGFzc3dvcmQ6\r\n"), "{output}");
 }
+
+/// Sends `input`, half-closes and returns every octet the server wrote, as octets.
+async fn converse_octets(server: &Server, input: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    stream.write_all(input).await.expect("write");
+    stream.shutdown().await.expect("half-close");
+    let mut output = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut output))
+        .await
+        .expect("in time")
+        .expect("read");
+    output
+}
+
+/// Issue 9 item 9: reply text that is not UTF-8 goes out as the octets written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qq_gbk_535_is_sent_as_gbk_octets() {
+    let server = start_scenario("providers/qq/auth-code-gbk-535").await;
+    let output = converse_octets(&server, b"EHLO x\r\nAUTH PLAIN AHUAcA==\r\nQUIT\r\n").await;
+    let expected: &[u8] = b"535 Error: \xc7\xeb\xca\xb9\xd3\xc3\xca\xda\xc8\xa8\xc2\xeb\xb5\xc7\xc2\xbc\xa1\xa3\xcf\xea\xc7\xe9\xc7\xeb\xbf\xb4: http://service.mail.qq.com/cgi-bin/help?subtype=1&&id=28&&no=1001256\r\n221 Bye.\r\n";
+    assert!(
+        output.ends_with(expected),
+        "{}",
+        String::from_utf8_lossy(&output)
+    );
+    // The transcript shows the octets that are not UTF-8 escaped.
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    assert!(transcript.contains("535 Error: \\xc7\\xeb"), "{transcript}");
+}
+
+/// Issue 9 item 11: `default` is what the scenario would send without the rule, what it
+/// extends included (QQ's end-of-data text), not the RFC text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_in_steps_is_what_the_extended_scenario_sends() {
+    let yaml = "extends: providers/qq/base\n\
+                on:\n  end-of-data:\n    - steps: [{ delay: 10ms }, default]\n  \
+                quit:\n    - when: { nth: 5 }\n      reply: \"221 never\"\n    \
+                - steps: [default, close]\n";
+    let scenario = Scenario::from_yaml("default-inherits", yaml).expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n\
+          Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(
+        output.ends_with(
+            "354 End data with <CR><LF>.<CR><LF>.\r\n250 OK: queued as.\r\n221 Bye.\r\n"
+        ),
+        "{output}"
+    );
+}
+
+/// Issue 9 item 14: output scheduled with `after` does not hold the session up: a command
+/// sent meanwhile is answered at once, and the octets come unprompted when due.
+#[tokio::test(start_paused = true)]
+async fn after_writes_later_while_the_session_goes_on() {
+    let yaml = "on:\n  noop:\n    - steps:\n        - default\n        \
+                - { after: 1s, raw: { hex: \"00 00 00 1A 00 00 00\" } }\n";
+    let scenario = Scenario::from_yaml("timer", yaml).expect("valid");
+    let server = start_with(Server::builder().scenario(scenario)).await;
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    read_reply(&mut stream, "220").await;
+    let started = tokio::time::Instant::now();
+    stream.write_all(b"NOOP\r\n").await.expect("write");
+    read_reply(&mut stream, "250").await;
+    stream.write_all(b"RSET\r\n").await.expect("write");
+    read_reply(&mut stream, "250").await;
+    // Answered at once: the timer holds nothing up (a `delay` would have).
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut garbage = [0u8; 7];
+    {
+        use tokio::io::AsyncReadExt;
+        stream
+            .read_exact(&mut garbage)
+            .await
+            .expect("the timer's octets");
+    }
+    assert_eq!(garbage, [0, 0, 0, 0x1a, 0, 0, 0]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    // QUIT before a timer is due: answered at once, and the timer is dropped with the session.
+    stream.write_all(b"NOOP\r\nQUIT\r\n").await.expect("write");
+    let rest = read_all(&mut stream).await;
+    assert_eq!(
+        rest,
+        "250 2.0.0 OK\r\n221 2.0.0 localhost closing connection\r\n"
+    );
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    let transcript = sessions[0].transcript.render(false);
+    assert!(
+        transcript.contains("the server writes unprompted (1s after it was scheduled)"),
+        "{transcript}"
+    );
+}

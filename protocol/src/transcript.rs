@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ContentReport;
 
+mod redact;
+pub use redact::{fingerprint, Redaction};
+
 /// A transcript keeps its first [`HEAD_ENTRIES`] entries and its last [`TAIL_ENTRIES`];
 /// what falls between is counted, not kept. A session's opening (greeting, EHLO, TLS, AUTH)
 /// and its end (the last transactions, QUIT, the close) are what a reader needs, and memory

@@ -1,4 +1,4 @@
-//! A short summary of a message (subject, From, To, attachments) for listings and events,
+//! A short summary of a message (subject, From, To, Cc, attachments) for listings and events,
 //! read with mail-parser. Content defects never fail this: missing parts are just absent.
 
 use mail_parser::MimeHeaders;
@@ -10,8 +10,11 @@ pub struct Summary {
     pub subject: Option<String>,
     /// Addresses in the From header.
     pub from: Vec<String>,
-    /// Addresses in the To and Cc headers.
+    /// Addresses in the To header.
     pub to: Vec<String>,
+    /// Addresses in the Cc header (the envelope recipients, Bcc included, are the message's
+    /// `rcpt_to`).
+    pub cc: Vec<String>,
     /// File names (or content types) of the attachments.
     pub attachments: Vec<String>,
 }
@@ -29,8 +32,6 @@ pub fn summarise(raw: &[u8]) -> Summary {
             })
             .unwrap_or_default()
     };
-    let mut to = addresses(message.to());
-    to.extend(addresses(message.cc()));
     let attachments = message
         .attachments()
         .map(|part| {
@@ -48,7 +49,8 @@ pub fn summarise(raw: &[u8]) -> Summary {
     Summary {
         subject: message.subject().map(str::to_owned),
         from: addresses(message.from()),
-        to,
+        to: addresses(message.to()),
+        cc: addresses(message.cc()),
         attachments,
     }
 }
@@ -66,10 +68,8 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain
         let summary = summarise(raw);
         assert_eq!(summary.subject.as_deref(), Some("café"));
         assert_eq!(summary.from, ["ann@example.com"]);
-        assert_eq!(
-            summary.to,
-            ["bob@example.org", "cy@example.org", "dee@example.net"]
-        );
+        assert_eq!(summary.to, ["bob@example.org", "cy@example.org"]);
+        assert_eq!(summary.cc, ["dee@example.net"]);
         assert_eq!(summary.attachments, ["a.pdf"]);
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig, TlsDetails};
+use smtp_protocol::transcript::Transcript;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -49,6 +50,9 @@ pub struct ListenerContext {
     /// Octets per second message content must average after its grace period (see
     /// [`super::deadline`]); 0 turns the rule off.
     pub min_data_rate: u64,
+    /// Keep AUTH secrets in the session's transcript as sent; by default they are redacted
+    /// once the session is judged ([`ServerBuilder::record_secrets`](crate::ServerBuilder::record_secrets)).
+    pub record_secrets: bool,
 }
 
 impl std::fmt::Debug for ListenerContext {
@@ -124,6 +128,9 @@ pub async fn drive(
     let config = &ctx.session_config;
     let idle = tokio::time::sleep(config.command_timeout.min(config.data_timeout));
     tokio::pin!(idle);
+    // Timers the session set (`Action::SetTimer`, for output a scenario schedules with
+    // `after`): when each is due, and its id. Usually empty; a few at most.
+    let mut timers: Vec<(Instant, u64)> = Vec::new();
     'session: loop {
         while let Some(action) = session.poll_action() {
             match action {
@@ -191,6 +198,8 @@ pub async fn drive(
                     stream.close(mode).await;
                     break 'session;
                 }
+                // Only noted here: the select below fires it while reading goes on.
+                Action::SetTimer { id, after } => timers.push((Instant::now() + after, id)),
             }
         }
         // Every reply so far is written: now judge what was acknowledged.
@@ -204,7 +213,20 @@ pub async fn drive(
         if transferring != deadlines.in_transfer() {
             deadlines.phase(Instant::now(), transferring);
         }
+        let next_timer = timers.iter().map(|&(due, _)| due).min();
         tokio::select! {
+            // A timer is due: the session runs what it was set for (a timer due during an
+            // `Action::Wait` fires when the wait is over).
+            () = sleep_until_or_never(next_timer) => {
+                let now = Instant::now();
+                let mut due: Vec<(Instant, u64)> =
+                    timers.iter().copied().filter(|&(at, _)| at <= now).collect();
+                timers.retain(|&(at, _)| at > now);
+                due.sort_unstable();
+                for (_, id) in due {
+                    session.timer_fired(elapsed(), id);
+                }
+            }
             receiver = &mut stage_change => {
                 // A closed channel means the server handle is gone: nobody can stop us any
                 // more, so stop listening for changes and keep serving.
@@ -243,9 +265,9 @@ pub async fn drive(
         }
     }
     judge_accepted(&ctx.mailbox, &mut to_judge, &mut message_checks);
-    let transcript = session.into_transcript();
+    let mut transcript = session.into_transcript();
     let close_reason = transcript.close_reason();
-    let checks = if ctx.mailbox.checks() {
+    let mut checks = if ctx.mailbox.checks() {
         smtp_conformance::combine(
             smtp_conformance::judge_session(&transcript),
             message_checks.unwrap_or_else(smtp_conformance::no_messages),
@@ -253,6 +275,11 @@ pub async fn drive(
     } else {
         Report::default()
     };
+    // Judged on what the client really sent; what is kept (and printed, stored, reported)
+    // has no password or token in it unless asked.
+    if !ctx.record_secrets {
+        redact_secrets(&mut transcript, &mut checks);
+    }
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
     ctx.mailbox
         .finish_session(SessionRecord {
@@ -269,6 +296,26 @@ pub async fn drive(
             checks,
         })
         .await;
+}
+
+/// Redacts the AUTH secrets of a judged session: in its transcript, and in the evidence its
+/// checks quote from the lines redacted.
+fn redact_secrets(transcript: &mut Transcript, checks: &mut Report) {
+    let redactions = transcript.redact_secrets();
+    if redactions.is_empty() {
+        return;
+    }
+    for evidence in checks
+        .results
+        .iter_mut()
+        .flat_map(|r| r.evidence.iter_mut())
+    {
+        if let smtp_conformance::check::Location::Entry { entry } = evidence.location {
+            if let Some(redacted) = redactions.iter().find(|r| r.entry == entry) {
+                evidence.octets = redacted.line.clone();
+            }
+        }
+    }
 }
 
 /// The observation a deliberately invalid certificate leaves in the transcript.
@@ -352,6 +399,14 @@ async fn wait_reading(
                 }
             },
         }
+    }
+}
+
+/// Sleeps until `deadline`, or for ever without one (no timer set).
+async fn sleep_until_or_never(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -37,6 +37,7 @@ builtins![
     "providers/outlook/base",
     "providers/outlook/basic-auth-disabled",
     "providers/outlook/starttls-required-451",
+    "providers/qq/auth-code-gbk-535",
     "providers/qq/base",
     "providers/qq/helo-multiline",
     "providers/qq/plaintext-auth-530-close",

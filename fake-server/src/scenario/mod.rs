@@ -5,6 +5,7 @@
 //! [`Policy`]: smtp_protocol::session::Policy
 
 pub mod builtin;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod policy;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 
 use smtp_protocol::session::{PipeliningMode, SessionConfig};
 
+pub use lint::Warning;
 pub use load::{json_schema, load, load_file, ScenarioError};
 use model::{
     AuthSettings, Conditions, ContentConditions, EhloSettings, HeaderCondition, Quirk, Rule,
@@ -85,6 +87,10 @@ pub struct CompiledRule {
     pub when: Conditions,
     pub content: ContentMatch,
     pub steps: Vec<StepTemplate>,
+    /// The file it was written in (a path, or `builtin:<name>`), for warnings.
+    pub origin: std::sync::Arc<str>,
+    /// Its place in that file's list for the event (1 is the first).
+    pub number: usize,
 }
 
 /// A loaded scenario, with what it extends merged in.
@@ -172,14 +178,21 @@ impl Scenario {
         ];
         for (event, list) in plain {
             if let Some(list) = list {
-                rules.insert(event, list.into_iter().map(compile_rule).collect());
+                rules.insert(
+                    event,
+                    list.into_iter()
+                        .enumerate()
+                        .map(|(i, rule)| compile_rule(rule, i + 1))
+                        .collect(),
+                );
             }
         }
         if let Some(list) = events.end_of_data {
             rules.insert(
                 EventKind::EndOfData,
                 list.into_iter()
-                    .map(|rule| compile_content_rule(rule.when, rule.steps))
+                    .enumerate()
+                    .map(|(i, rule)| compile_content_rule(rule.when, rule.steps, i + 1))
                     .collect(),
             );
         }
@@ -249,8 +262,26 @@ impl Scenario {
         }
     }
 
+    /// Records where this scenario (before anything it extends is merged in) was read from.
+    fn set_source(&mut self, source: String) {
+        let origin: std::sync::Arc<str> = source.as_str().into();
+        for rules in self.rules.values_mut() {
+            for rule in rules {
+                rule.origin = std::sync::Arc::clone(&origin);
+            }
+        }
+        self.source = source;
+    }
+
     pub fn rules(&self, event: EventKind) -> &[CompiledRule] {
         self.rules.get(&event).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Settings and rules that load but cannot take effect (an `auth.in-cleartext` with no
+    /// AUTH advertised, a rule no request can reach ...): `fake-smtp check` prints them as
+    /// warnings. See [`lint`].
+    pub fn warnings(&self) -> Vec<Warning> {
+        lint::lint(self)
     }
 
     /// The session settings of a listener playing this scenario: `base` with the scenario's
@@ -334,15 +365,21 @@ impl Scenario {
     }
 }
 
-fn compile_rule(rule: Rule) -> CompiledRule {
+fn compile_rule(rule: Rule, number: usize) -> CompiledRule {
     CompiledRule {
         when: rule.when,
         content: ContentMatch::default(),
         steps: rule.steps,
+        origin: "".into(),
+        number,
     }
 }
 
-fn compile_content_rule(when: ContentConditions, steps: Vec<StepTemplate>) -> CompiledRule {
+fn compile_content_rule(
+    when: ContentConditions,
+    steps: Vec<StepTemplate>,
+    number: usize,
+) -> CompiledRule {
     CompiledRule {
         when: Conditions {
             accepted: when.accepted,
@@ -367,5 +404,7 @@ fn compile_content_rule(when: ContentConditions, steps: Vec<StepTemplate>) -> Co
             body: when.body,
         },
         steps,
+        origin: "".into(),
+        number,
     }
 }

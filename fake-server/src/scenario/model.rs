@@ -235,20 +235,27 @@ pub struct Events {
 
 macro_rules! rule_types {
     ($rule:ident, $fields:ident, $fields_name:literal, $conditions:ident, { $($(#[$extra_meta:meta])* $extra:ident: $extra_ty:ty,)* }) => {
-        /// What to do, and when. The short form runs: `delay`, then `reply` (the default
-        /// reply when there is neither `reply` nor `raw`), then `raw`, then `then`; `trickle`
-        /// writes them octet by octet. `steps` gives the order explicitly instead.
+        /// What to do, and when. The short form writes one thing, `reply` or `raw` (the
+        /// default reply when neither is given): `delay` always waits before it and `then`
+        /// always comes after it, whatever the order of the keys (a YAML mapping has none).
+        /// `reply` and `raw` together are refused, since their order could not be told:
+        /// `steps` lists any sequence in order.
         #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct $fields {
             #[serde(default)]
             pub when: $conditions,
+            /// Wait this long before writing (always first, wherever the key is written).
             pub delay: Option<DurationValue>,
+            /// The reply to send instead of the default. Not with `raw` (use `steps`).
             pub reply: Option<ReplyValue>,
+            /// Octets to send instead of the default reply. Not with `reply` (use `steps`).
             pub raw: Option<RawValue>,
-            /// Pause between octets (a tarpit).
+            /// Pause between octets (a tarpit): the reply or raw octets are written one by one.
             pub trickle: Option<DurationValue>,
+            /// What happens after the reply or raw octets (always last).
             pub then: Option<Then>,
+            /// The steps in the order written; instead of all the keys above but `when`.
             pub steps: Option<Vec<StepSpec>>,
         }
 
@@ -401,10 +408,14 @@ pub enum Then {
 }
 
 /// One step of the explicit form: `default`, `close`, `close-without-close-notify` or
-/// `keep-open`, or a mapping with one key: `reply`, `raw`, `delay` or `trickle`.
+/// `keep-open`, or a mapping with one key: `reply`, `raw`, `delay` or `trickle`; or a timer,
+/// `{after: 1s, raw|reply: ..., then: close}`, which writes later without holding up the
+/// session.
 #[derive(Debug, Clone)]
 pub enum StepSpec {
-    /// The reply the server would have sent.
+    /// What the scenario would send without this rule: the first later rule of the event
+    /// whose conditions hold (rules inherited through `extends` included), else the
+    /// server's default reply.
     Default,
     Reply(ReplyValue),
     Raw(RawValue),
@@ -414,9 +425,17 @@ pub enum StepSpec {
     Close,
     CloseWithoutCloseNotify,
     KeepOpen,
+    /// Write `content` (and then close, if `then` says so) this long after the steps before
+    /// it, while the session goes on reading and answering.
+    After {
+        after: DurationValue,
+        content: Option<Box<StepSpec>>,
+        then: Option<Then>,
+    },
 }
 
-/// The mapping form of a step (exactly one key).
+/// The mapping form of a step (exactly one key, or `after` with `reply`, `raw` and/or
+/// `then`).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct StepMap {
@@ -424,6 +443,12 @@ struct StepMap {
     raw: Option<RawValue>,
     delay: Option<DurationValue>,
     trickle: Option<TrickleSpec>,
+    /// A timer: write the step's `reply` or `raw` (then `then: close` if given) this long
+    /// after the steps before it, unprompted, while the session goes on reading and
+    /// answering (a `delay` would hold everything up). A session closed by then drops it.
+    after: Option<DurationValue>,
+    /// With `after` only: `close` or `close-without-close-notify` after what it writes.
+    then: Option<Then>,
 }
 
 /// The word form of a step.
@@ -444,7 +469,7 @@ impl<'de> Deserialize<'de> for StepSpec {
         impl<'de> Visitor<'de> for StepVisitor {
             type Value = StepSpec;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("default, close, close-without-close-notify, keep-open, or one of {reply: ...}, {raw: ...}, {delay: ...}, {trickle: ...}")
+                f.write_str("default, close, close-without-close-notify, keep-open, one of {reply: ...}, {raw: ...}, {delay: ...}, {trickle: ...}, or {after: ..., reply|raw: ..., then: ...}")
             }
             fn visit_str<E: de::Error>(self, word: &str) -> Result<StepSpec, E> {
                 let word = StepWord::deserialize(word.into_deserializer())?;
@@ -457,6 +482,33 @@ impl<'de> Deserialize<'de> for StepSpec {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StepSpec, A::Error> {
                 let m = StepMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                if let Some(after) = m.after {
+                    let content = match (m.reply, m.raw, m.delay, m.trickle, m.then) {
+                        (Some(reply), None, None, None, _) => Some(StepSpec::Reply(reply)),
+                        (None, Some(raw), None, None, _) => Some(StepSpec::Raw(raw)),
+                        (None, None, None, None, Some(_)) => None,
+                        _ => {
+                            return Err(de::Error::custom(
+                                "a step with after has reply or raw (not both), and/or then; no delay or trickle",
+                            ))
+                        }
+                    };
+                    if m.then == Some(Then::KeepOpen) {
+                        return Err(de::Error::custom(
+                            "then: keep-open means nothing after a timer (only close and close-without-close-notify)",
+                        ));
+                    }
+                    return Ok(StepSpec::After {
+                        after,
+                        content: content.map(Box::new),
+                        then: m.then,
+                    });
+                }
+                if m.then.is_some() {
+                    return Err(de::Error::custom(
+                        "then belongs to a rule, or to a step with after; as a step, write close",
+                    ));
+                }
                 match (m.reply, m.raw, m.delay, m.trickle) {
                     (Some(reply), None, None, None) => Ok(StepSpec::Reply(reply)),
                     (None, Some(raw), None, None) => Ok(StepSpec::Raw(raw)),
@@ -480,7 +532,7 @@ impl JsonSchema for StepSpec {
         let word = generator.subschema_for::<StepWord>();
         let map = generator.subschema_for::<StepMap>();
         schemars::json_schema!({
-            "description": "One step: default, close, close-without-close-notify, keep-open (no close after a 421), or {reply|raw|delay|trickle: ...}.",
+            "description": "One step: default (what the scenario would send without this rule: a later matching rule, inherited ones included, else the server's default), close, close-without-close-notify, keep-open (no close after a 421), {reply|raw|delay|trickle: ...}, or a timer {after: 1s, reply|raw: ..., then: close} that writes later while the session goes on.",
             "oneOf": [word, map]
         })
     }
@@ -497,9 +549,11 @@ pub struct TrickleSpec {
 /// A step as the policy runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepTemplate {
-    /// The reply the server would have sent.
+    /// What the scenario would send without this rule (see [`StepSpec::Default`]).
     Default,
     Reply(Reply),
+    /// A reply given (in part) as octets: its wire form, written as it is.
+    ReplyOctets(Vec<u8>),
     Raw(RawValue),
     Delay(std::time::Duration),
     Trickle {
@@ -509,6 +563,20 @@ pub enum StepTemplate {
     Close(CloseMode),
     /// No close after a `421` in this response.
     KeepOpen,
+    /// Steps run this long later, while the session goes on.
+    After {
+        delay: std::time::Duration,
+        steps: Vec<StepTemplate>,
+    },
+}
+
+impl From<ReplyValue> for StepTemplate {
+    fn from(reply: ReplyValue) -> StepTemplate {
+        match reply {
+            ReplyValue::Text(reply) => StepTemplate::Reply(reply),
+            ReplyValue::Octets(octets) => StepTemplate::ReplyOctets(octets),
+        }
+    }
 }
 
 impl JsonSchema for StepTemplate {
@@ -542,6 +610,15 @@ fn compile_steps(
         }
         return steps.into_iter().map(StepSpec::compile).collect();
     }
+    if reply.is_some() && raw.is_some() {
+        // A YAML mapping has no order: which of the two is written first cannot be told.
+        return Err(
+            "reply and raw in one rule: their order cannot be told (a YAML mapping \
+                    has none); list them under steps in the order wanted, e.g. steps: \
+                    [{raw: ...}, {reply: ...}]"
+                .to_owned(),
+        );
+    }
     let slow = |step: StepTemplate| match trickle {
         Some(gap) => StepTemplate::Trickle {
             gap: gap.0,
@@ -554,7 +631,7 @@ fn compile_steps(
         compiled.push(StepTemplate::Delay(delay.0));
     }
     match (reply, &raw) {
-        (Some(reply), _) => compiled.push(slow(StepTemplate::Reply(reply.0))),
+        (Some(reply), _) => compiled.push(slow(reply.into())),
         (None, None) => compiled.push(slow(StepTemplate::Default)),
         (None, Some(_)) => {}
     }
@@ -576,15 +653,36 @@ impl StepSpec {
     fn compile(self) -> Result<StepTemplate, String> {
         Ok(match self {
             StepSpec::Default => StepTemplate::Default,
-            StepSpec::Reply(reply) => StepTemplate::Reply(reply.0),
+            StepSpec::Reply(reply) => reply.into(),
             StepSpec::Raw(raw) => StepTemplate::Raw(raw),
             StepSpec::Delay(delay) => StepTemplate::Delay(delay.0),
             StepSpec::Close => StepTemplate::Close(CloseMode::Graceful),
             StepSpec::CloseWithoutCloseNotify => StepTemplate::Close(CloseMode::WithoutCloseNotify),
             StepSpec::KeepOpen => StepTemplate::KeepOpen,
+            StepSpec::After {
+                after,
+                content,
+                then,
+            } => {
+                let mut steps = Vec::new();
+                if let Some(content) = content {
+                    steps.push(content.compile()?);
+                }
+                match then {
+                    Some(Then::Close) => steps.push(StepTemplate::Close(CloseMode::Graceful)),
+                    Some(Then::CloseWithoutCloseNotify) => {
+                        steps.push(StepTemplate::Close(CloseMode::WithoutCloseNotify))
+                    }
+                    Some(Then::KeepOpen) | None => {}
+                }
+                StepTemplate::After {
+                    delay: after.0,
+                    steps,
+                }
+            }
             StepSpec::Trickle(spec) => {
                 let content = match (spec.reply, spec.raw) {
-                    (Some(reply), None) => StepTemplate::Reply(reply.0),
+                    (Some(reply), None) => reply.into(),
                     (None, Some(raw)) => StepTemplate::Raw(raw),
                     (None, None) => StepTemplate::Default,
                     (Some(_), Some(_)) => {

@@ -208,14 +208,11 @@ impl Policy for ScenarioPolicy {
             now: Instant::now(),
         };
         self.count_across_sessions(rules, &mut facts);
-        for rule in rules {
-            if self.holds(rule, &facts) {
-                self.sender = facts.sender.clone();
-                self.recipient = facts.recipients.first().cloned();
-                return self.render(&rule.steps, &default, session);
-            }
+        self.sender = facts.sender.clone();
+        self.recipient = facts.recipients.first().cloned();
+        Response {
+            steps: self.respond(rules, &facts, &default),
         }
-        Response::reply(default)
     }
 }
 
@@ -386,28 +383,41 @@ impl ScenarioPolicy {
         basic && when.probability.is_none_or(|p| self.rng.next_f64() < p)
     }
 
-    fn render(
-        &mut self,
-        steps: &[StepTemplate],
-        default: &Reply,
-        session: &SessionView<'_>,
-    ) -> Response {
-        let steps = steps
-            .iter()
-            .map(|step| self.render_step(step, default, session))
-            .collect();
-        Response { steps }
+    /// What the scenario sends with these rules: the steps of the first rule whose
+    /// conditions hold, or the session's default. A `default` step in that rule stands for
+    /// what the rules after it would send (the scenario without this rule, the rules of
+    /// what it extends included: they come after its own).
+    fn respond(&mut self, rules: &[CompiledRule], facts: &Facts<'_>, default: &Reply) -> Vec<Step> {
+        let Some(index) = rules.iter().position(|rule| self.holds(rule, facts)) else {
+            return vec![Step::Reply(default.clone())];
+        };
+        let rest = &rules[index + 1..];
+        let mut steps = Vec::new();
+        for step in &rules[index].steps {
+            self.render_step(step, rest, facts, default, &mut steps);
+        }
+        steps
     }
 
     fn render_step(
         &mut self,
         step: &StepTemplate,
+        rest: &[CompiledRule],
+        facts: &Facts<'_>,
         default: &Reply,
-        session: &SessionView<'_>,
-    ) -> Step {
-        match step {
-            StepTemplate::Default => Step::Reply(default.clone()),
+        out: &mut Vec<Step>,
+    ) {
+        let session = facts.session;
+        let step = match step {
+            StepTemplate::Default => {
+                // Asked here, where it is used: the rules after it draw their probabilities
+                // only when a rule wants to know what they would send.
+                let fallback = self.respond(rest, facts, default);
+                out.extend(fallback);
+                return;
+            }
             StepTemplate::Reply(reply) => Step::Reply(self.expand_reply(reply, session)),
+            StepTemplate::ReplyOctets(octets) => Step::ReplyOctets(octets.clone()),
             StepTemplate::Raw(raw) if raw.text && raw.bytes.contains(&b'{') => {
                 let text = String::from_utf8_lossy(&raw.bytes).into_owned();
                 Step::Raw(self.expand(&text, session).into_bytes())
@@ -416,15 +426,36 @@ impl ScenarioPolicy {
             StepTemplate::Delay(duration) => Step::Delay(*duration),
             StepTemplate::Close(mode) => Step::Close(*mode),
             StepTemplate::KeepOpen => Step::KeepOpen,
+            StepTemplate::After { delay, steps } => {
+                let mut later = Vec::new();
+                for step in steps {
+                    self.render_step(step, rest, facts, default, &mut later);
+                }
+                Step::After {
+                    delay: *delay,
+                    steps: later,
+                }
+            }
             StepTemplate::Trickle { gap, content } => {
-                let bytes = match self.render_step(content, default, session) {
-                    Step::Reply(reply) => reply.to_bytes(),
-                    Step::Raw(bytes) => bytes,
-                    _ => Vec::new(),
-                };
+                let mut rendered = Vec::new();
+                self.render_step(content, rest, facts, default, &mut rendered);
+                // Everything the content writes, octet by octet (for `default`, what the
+                // rules after would write).
+                let mut bytes = Vec::new();
+                for step in rendered {
+                    match step {
+                        Step::Reply(reply) => reply.write_to(&mut bytes),
+                        Step::ReplyOctets(octets) | Step::Raw(octets) => {
+                            bytes.extend_from_slice(&octets)
+                        }
+                        Step::Trickle { bytes: octets, .. } => bytes.extend_from_slice(&octets),
+                        _ => {}
+                    }
+                }
                 Step::Trickle { bytes, gap: *gap }
             }
-        }
+        };
+        out.push(step);
     }
 
     /// Fills `{hostname}`, `{helo}`, `{sender}`, `{recipient}`, `{user}`, `{peer-ip}` and

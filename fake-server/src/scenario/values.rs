@@ -98,8 +98,59 @@ impl JsonSchema for BytesRegexValue {
 /// (`{code: 535, enhanced: 5.7.8, text: ...}` or `lines: [...]`). Text may hold the
 /// placeholders `{hostname}`, `{helo}`, `{sender}`, `{recipient}`, `{user}`, `{peer-ip}`,
 /// `{random:N}` and, after DATA, `{queue-id}` (see [`PLACEHOLDERS`]).
+///
+/// Text that is not UTF-8 (QQ's GBK `535`) is given as octets in the structured form:
+/// `text: {hex: "c7 eb ..."}`, or a `{hex: ...}` item of `lines`. YAML strings are Unicode:
+/// `"\xc7"` is the character U+00C7, sent as its UTF-8 (`c3 87`), not the octet `c7`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplyValue(pub Reply);
+pub enum ReplyValue {
+    /// Text: written as UTF-8, placeholders filled in.
+    Text(Reply),
+    /// A reply with text given as octets: its exact wire form (lines ending in CRLF),
+    /// written as it is (no placeholders).
+    Octets(Vec<u8>),
+}
+
+/// The text of a reply line: a string, or octets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReplyText {
+    Text(String),
+    Octets(Vec<u8>),
+}
+
+impl<'de> Deserialize<'de> for ReplyText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = ReplyText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("reply text: a string, or {hex: \"c7 eb ...\"} for octets")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<ReplyText, E> {
+                Ok(ReplyText::Text(text.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ReplyText, A::Error> {
+                hex_map(map).map(ReplyText::Octets)
+            }
+        }
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+impl JsonSchema for ReplyText {
+    fn schema_name() -> Cow<'static, str> {
+        "ReplyText".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Reply text: a string (UTF-8; a YAML \"\\xNN\" above 7F is a Unicode character, not an octet), or {hex: \"c7 eb ...\"} for octets written as they are (text in GBK or Latin-1).",
+            "oneOf": [
+                {"type": "string"},
+                hex_schema()
+            ]
+        })
+    }
+}
 
 /// The placeholders a reply's text (or a raw string) may hold, as the schema describes them.
 pub const PLACEHOLDERS: &str = "Placeholders: {hostname} (the server's name), {helo} (the \
@@ -116,9 +167,9 @@ struct StructuredReply {
     #[serde(default)]
     enhanced: Option<String>,
     #[serde(default)]
-    text: Option<String>,
+    text: Option<ReplyText>,
     #[serde(default)]
-    lines: Option<Vec<String>>,
+    lines: Option<Vec<ReplyText>>,
 }
 
 fn reply_from_lines<E: de::Error>(lines: &[String]) -> Result<Reply, E> {
@@ -169,14 +220,14 @@ impl<'de> Deserialize<'de> for ReplyValue {
                 )
             }
             fn visit_str<E: de::Error>(self, line: &str) -> Result<ReplyValue, E> {
-                reply_from_lines(&[line.to_owned()]).map(ReplyValue)
+                reply_from_lines(&[line.to_owned()]).map(ReplyValue::Text)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ReplyValue, A::Error> {
                 let mut lines = Vec::new();
                 while let Some(line) = seq.next_element::<String>()? {
                     lines.push(line);
                 }
-                reply_from_lines(&lines).map(ReplyValue)
+                reply_from_lines(&lines).map(ReplyValue::Text)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ReplyValue, A::Error> {
                 let s = StructuredReply::deserialize(de::value::MapAccessDeserializer::new(map))?;
@@ -195,17 +246,50 @@ impl<'de> Deserialize<'de> for ReplyValue {
                 let lines = match (s.text, s.lines) {
                     (Some(text), None) => vec![text],
                     (None, Some(lines)) if !lines.is_empty() => lines,
-                    (None, None) => vec![String::new()],
+                    (None, None) => vec![ReplyText::Text(String::new())],
                     _ => {
                         return Err(de::Error::custom(
                             "give either text or lines (not both, not an empty list)",
                         ))
                     }
                 };
-                if lines.iter().any(|l| l.contains(['\r', '\n'])) {
+                let octets_of = |line: &ReplyText| match line {
+                    ReplyText::Text(text) => text.as_bytes().to_vec(),
+                    ReplyText::Octets(octets) => octets.clone(),
+                };
+                if lines
+                    .iter()
+                    .any(|l| octets_of(l).iter().any(|b| matches!(b, b'\r' | b'\n')))
+                {
                     return Err(de::Error::custom("reply text cannot hold CR or LF"));
                 }
-                Ok(ReplyValue(Reply::multiline(s.code, enhanced, lines)))
+                if lines.iter().all(|l| matches!(l, ReplyText::Text(_))) {
+                    let lines = lines
+                        .into_iter()
+                        .map(|l| match l {
+                            ReplyText::Text(text) => text,
+                            ReplyText::Octets(_) => String::new(),
+                        })
+                        .collect();
+                    return Ok(ReplyValue::Text(Reply::multiline(s.code, enhanced, lines)));
+                }
+                // Some text is octets: build the wire form as `Reply` would, byte by byte.
+                let mut wire = Vec::new();
+                let last = lines.len() - 1;
+                for (i, line) in lines.iter().enumerate() {
+                    wire.extend_from_slice(s.code.to_string().as_bytes());
+                    wire.push(if i == last { b' ' } else { b'-' });
+                    let text = octets_of(line);
+                    if let Some(enhanced) = &enhanced {
+                        wire.extend_from_slice(enhanced.to_string().as_bytes());
+                        if !text.is_empty() {
+                            wire.push(b' ');
+                        }
+                    }
+                    wire.extend_from_slice(&text);
+                    wire.extend_from_slice(b"\r\n");
+                }
+                Ok(ReplyValue::Octets(wire))
             }
         }
         deserializer.deserialize_any(ReplyVisitor)
@@ -219,7 +303,7 @@ impl JsonSchema for ReplyValue {
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let structured = generator.subschema_for::<StructuredReply>();
         json_schema!({
-            "description": format!("A reply as on the wire: one line, a list of lines, or {{code, enhanced, text|lines}}. {PLACEHOLDERS}"),
+            "description": format!("A reply as on the wire: one line, a list of lines, or {{code, enhanced, text|lines}}; text that is not UTF-8 (GBK, Latin-1) as {{code, text: {{hex: \"c7 eb ...\"}}}} (YAML strings are Unicode: \"\\xc7\" is U+00C7, sent as the UTF-8 octets c3 87). {PLACEHOLDERS}"),
             "oneOf": [
                 {"type": "string", "pattern": "^[0-9]{3}( .*)?$"},
                 {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{3}[- ].*$"}, "minItems": 1},
@@ -230,8 +314,9 @@ impl JsonSchema for ReplyValue {
 }
 
 /// Octets written exactly: a string (sent as its UTF-8 encoding, with the reply placeholders
-/// filled in; YAML escapes such as `\0` and `\x1a` work in double quotes) or
-/// `{hex: "00 00 1A"}` for anything else (never changed).
+/// filled in; YAML escapes such as `\0` and `\x1a` work in double quotes, but `\xNN` above
+/// `\x7f` is a Unicode character, sent as two UTF-8 octets) or `{hex: "00 00 1A"}` for
+/// anything else (never changed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawValue {
     pub bytes: Vec<u8>,
@@ -253,20 +338,28 @@ impl<'de> Deserialize<'de> for RawValue {
                     text: true,
                 })
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawValue, A::Error> {
-                let Some((key, hex)) = map.next_entry::<String, String>()? else {
-                    return Err(de::Error::custom("expected {hex: ...}"));
-                };
-                if key != "hex" || map.next_key::<String>()?.is_some() {
-                    return Err(de::Error::custom("expected exactly one key, hex"));
-                }
-                parse_hex(&hex)
-                    .map(|bytes| RawValue { bytes, text: false })
-                    .map_err(de::Error::custom)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawValue, A::Error> {
+                hex_map(map).map(|bytes| RawValue { bytes, text: false })
             }
         }
         deserializer.deserialize_any(RawVisitor)
     }
+}
+
+/// Reads `{hex: "00 00 1A"}`.
+fn hex_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<u8>, A::Error> {
+    let Some((key, hex)) = map.next_entry::<String, String>()? else {
+        return Err(de::Error::custom("expected {hex: ...}"));
+    };
+    if key != "hex" || map.next_key::<String>()?.is_some() {
+        return Err(de::Error::custom("expected exactly one key, hex"));
+    }
+    parse_hex(&hex).map_err(de::Error::custom)
+}
+
+/// The schema of `{hex: ...}`.
+fn hex_schema() -> serde_json::Value {
+    serde_json::json!({"type": "object", "properties": {"hex": {"type": "string", "pattern": "^[0-9A-Fa-f\\s]*$"}}, "required": ["hex"], "additionalProperties": false})
 }
 
 fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
@@ -296,10 +389,10 @@ impl JsonSchema for RawValue {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": format!("Octets written exactly: a string (UTF-8; placeholders are filled in), or {{hex: \"00 00 1A\"}} (never changed). {PLACEHOLDERS}"),
+            "description": format!("Octets written exactly: a string (UTF-8; placeholders are filled in; a YAML \"\\xNN\" above 7F is a Unicode character, sent as two UTF-8 octets), or {{hex: \"00 00 1A\"}} (never changed). {PLACEHOLDERS}"),
             "oneOf": [
                 {"type": "string"},
-                {"type": "object", "properties": {"hex": {"type": "string", "pattern": "^[0-9A-Fa-f\\s]*$"}}, "required": ["hex"], "additionalProperties": false}
+                hex_schema()
             ]
         })
     }
@@ -310,9 +403,40 @@ mod tests {
     use super::*;
 
     fn reply(yaml: &str) -> Result<Reply, String> {
-        serde_yaml::from_str::<ReplyValue>(yaml)
-            .map(|r| r.0)
-            .map_err(|e| e.to_string())
+        match serde_yaml::from_str::<ReplyValue>(yaml).map_err(|e| e.to_string())? {
+            ReplyValue::Text(reply) => Ok(reply),
+            ReplyValue::Octets(octets) => Err(format!("octets {octets:?}")),
+        }
+    }
+
+    fn octets(yaml: &str) -> Vec<u8> {
+        match serde_yaml::from_str::<ReplyValue>(yaml).expect("a reply") {
+            ReplyValue::Octets(octets) => octets,
+            ReplyValue::Text(reply) => panic!("text {reply:?}"),
+        }
+    }
+
+    #[test]
+    fn reply_text_as_octets() {
+        // QQ's old 535, in GBK (provider-quirks.md §1).
+        assert_eq!(
+            octets("{code: 535, text: {hex: \"c7 eb ca b9\"}}"),
+            b"535 \xc7\xeb\xca\xb9\r\n"
+        );
+        assert_eq!(
+            octets("{code: 535, enhanced: 5.7.8, lines: [\"first\", {hex: \"c7eb\"}]}"),
+            b"535-5.7.8 first\r\n535 5.7.8 \xc7\xeb\r\n"
+        );
+        assert!(
+            serde_yaml::from_str::<ReplyValue>("{code: 535, text: {hex: \"0d0a\"}}")
+                .expect_err("CRLF")
+                .to_string()
+                .contains("CR or LF")
+        );
+        // A YAML "\xc7" is the character U+00C7: its UTF-8, not the octet.
+        let text = reply("\"535 \\xc7\"").expect("text");
+        assert_eq!(text.to_bytes(), "535 \u{c7}\r\n".as_bytes());
+        assert_eq!(&text.to_bytes()[4..6], [0xc3, 0x87]);
     }
 
     #[test]

@@ -65,6 +65,16 @@ pub(crate) fn data_dir_from(env: impl Fn(&str) -> Option<OsString>) -> Result<Pa
     Err(TlsError::NoDataDir)
 }
 
+/// The one warning given when the data directory cannot hold the CA and a CA in memory is
+/// used instead: why, what that means for clients, and how to keep one.
+pub fn in_memory_warning(error: &TlsError) -> String {
+    format!(
+        "the local CA cannot be kept ({error}): using a CA in memory for this run; clients \
+         cannot trust a CA that was never written unless --ca-out FILE writes its certificate \
+         for them; set --data-dir DIR or FAKE_SMTP_DATA_DIR to a writable directory to keep one"
+    )
+}
+
 /// The parameters of every local CA. They must not change between versions: the issuer of
 /// server certificates is rebuilt from them (see the module comment), and a change would make
 /// the certificates of existing CAs fail the check in [`LocalCa::load`].

@@ -9,7 +9,8 @@
 //!
 //! Generated server certificates are signed by a local CA, so that a client is told once to
 //! trust one file and keeps working across runs, while the server certificate itself is made
-//! fresh at every start. The CA is made on first use and kept in a data directory:
+//! fresh at every start. `fake-smtp` makes the CA on first use and keeps it in a data
+//! directory:
 //!
 //! 1. `$FAKE_SMTP_DATA_DIR`, if set;
 //! 2. else `$XDG_DATA_HOME/fake-smtp`, if `XDG_DATA_HOME` is set to an absolute path;
@@ -18,9 +19,14 @@
 //! It holds `ca.pem` (the certificate to trust; `--ca-out FILE` copies it) and `ca-key.pem`
 //! (its private key, mode 0600). A later start loads the same CA; a damaged or mismatched
 //! file is an error naming the file, never silently replaced, because clients trust it.
-//! Deleting both files makes a new CA at the next start. Tests should use
-//! [`CaLocation::Dir`] with a directory of their own, to neither touch nor depend on the
-//! user's CA.
+//! Deleting both files makes a new CA at the next start. When the directory cannot be made,
+//! written or read (no `HOME`, a read-only home, user `nobody`), `fake-smtp` goes on with a
+//! CA in memory and says so in one warning ([`CaLocation::DataDirOrMemory`]): plain
+//! listeners work as ever, and `--ca-out FILE` still writes that CA's certificate.
+//!
+//! The library does not touch the data directory unless asked: its default is a CA in
+//! memory ([`CaLocation::Memory`]), so that a test neither writes into nor depends on the
+//! user's home. [`TlsSetup::ca_dir`] keeps one in a directory of the test's own.
 //!
 //! Modules:
 //! - [`ca`]: the data directory rule and the [`LocalCa`] (load, make, sign);
@@ -42,16 +48,28 @@ pub use config::{server_config, TlsInfo, TlsVersions};
 pub use error::TlsError;
 
 /// Where the local CA comes from.
+///
+/// The library's default is [`CaLocation::Memory`]: a test gets a fresh CA that is never
+/// written anywhere (its certificate is [`crate::Server::ca_cert_pem`]). The `fake-smtp`
+/// command keeps its CA in the data directory ([`CaLocation::DataDirOrMemory`]), so that a
+/// client told once to trust `ca.pem` keeps working across runs.
 #[derive(Debug, Clone, Default)]
 pub enum CaLocation {
-    /// The data directory rule (see the [module documentation](self)).
-    #[default]
+    /// The data directory rule (see the [module documentation](self)); an error when the
+    /// directory cannot be found, made or written.
     DataDir,
+    /// The data directory rule, but when it cannot be found, made, written or read (no
+    /// `HOME`, a read-only home, another user's files), a CA in memory for this run, with
+    /// one warning saying how to keep one. A damaged CA file is still an error: clients may
+    /// trust it. What `fake-smtp serve` uses.
+    DataDirOrMemory,
     /// This directory, made if missing.
     Dir(PathBuf),
     /// A CA already loaded, shared by several listeners.
     Loaded(Arc<LocalCa>),
-    /// A new CA in memory, never written (clients get its certificate from the server).
+    /// A new CA in memory, never written (clients get its certificate from the server). The
+    /// library's default.
+    #[default]
     Memory,
 }
 
@@ -92,13 +110,20 @@ impl TlsSetup {
         TlsSetup::default()
     }
 
-    /// Keeps the local CA in `dir` instead of the data directory.
+    /// Keeps the local CA in the data directory (see the [module documentation](self)),
+    /// falling back to a CA in memory, with a warning, when it cannot be written or read.
+    pub fn data_dir_ca(mut self) -> TlsSetup {
+        self.ca = CaLocation::DataDirOrMemory;
+        self
+    }
+
+    /// Keeps the local CA in `dir` instead of in memory.
     pub fn ca_dir(mut self, dir: impl Into<PathBuf>) -> TlsSetup {
         self.ca = CaLocation::Dir(dir.into());
         self
     }
 
-    /// Makes a CA in memory instead of keeping one on disk.
+    /// Makes a CA in memory instead of keeping one on disk (the default).
     pub fn in_memory_ca(mut self) -> TlsSetup {
         self.ca = CaLocation::Memory;
         self
@@ -169,6 +194,14 @@ impl TlsSetup {
     fn local_ca(&self) -> Result<Arc<LocalCa>, TlsError> {
         match &self.ca {
             CaLocation::DataDir => Ok(Arc::new(LocalCa::load_or_create_default()?)),
+            CaLocation::DataDirOrMemory => match LocalCa::load_or_create_default() {
+                Ok(ca) => Ok(Arc::new(ca)),
+                Err(error @ (TlsError::NoDataDir | TlsError::Io { .. })) => {
+                    tracing::warn!("{}", ca::in_memory_warning(&error));
+                    Ok(Arc::new(LocalCa::in_memory()?))
+                }
+                Err(error) => Err(error),
+            },
             CaLocation::Dir(dir) => Ok(Arc::new(LocalCa::load_or_create(dir)?)),
             CaLocation::Loaded(ca) => Ok(Arc::clone(ca)),
             CaLocation::Memory => Ok(Arc::new(LocalCa::in_memory()?)),

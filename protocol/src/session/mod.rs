@@ -47,6 +47,10 @@ pub enum Action {
     StartTls,
     /// Close the connection this way; the session is over.
     Close(CloseMode),
+    /// Start a timer: `after` from now, call [`Session::timer_fired`] with `id`, and go on
+    /// reading and carrying out actions meanwhile (nothing waits for it). Timers of a
+    /// session that closed are dropped. Set by [`Step::After`].
+    SetTimer { id: u64, after: Duration },
 }
 
 /// Where the session is connected, as the runtime describes it.
@@ -132,13 +136,56 @@ enum Awaiting {
 fn closes_after_421(steps: &[Step]) -> bool {
     let says_421 = steps.iter().any(|step| match step {
         Step::Reply(reply) => reply.code.get() == 421,
-        Step::Trickle { bytes, .. } => bytes.starts_with(b"421"),
+        Step::ReplyOctets(bytes) | Step::Trickle { bytes, .. } => bytes.starts_with(b"421"),
         _ => false,
     });
     says_421
         && !steps
             .iter()
             .any(|step| matches!(step, Step::Close(_) | Step::KeepOpen))
+}
+
+/// Fills in `{queue-id}` (known once the message is stored) in what a step writes.
+fn with_queue_id(step: Step, id: &str) -> Step {
+    const PLACEHOLDER: &[u8] = b"{queue-id}";
+    let fill = |bytes: Vec<u8>| {
+        if bytes.windows(PLACEHOLDER.len()).any(|w| w == PLACEHOLDER) {
+            let mut out = Vec::with_capacity(bytes.len() + id.len());
+            let mut rest = bytes.as_slice();
+            while let Some(at) = rest
+                .windows(PLACEHOLDER.len())
+                .position(|w| w == PLACEHOLDER)
+            {
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(id.as_bytes());
+                rest = &rest[at + PLACEHOLDER.len()..];
+            }
+            out.extend_from_slice(rest);
+            out
+        } else {
+            bytes
+        }
+    };
+    match step {
+        Step::Reply(mut reply) => {
+            for line in &mut reply.lines {
+                if line.contains("{queue-id}") {
+                    *line = line.replace("{queue-id}", id);
+                }
+            }
+            Step::Reply(reply)
+        }
+        Step::ReplyOctets(bytes) => Step::ReplyOctets(fill(bytes)),
+        Step::Trickle { bytes, gap } => Step::Trickle {
+            bytes: fill(bytes),
+            gap,
+        },
+        Step::After { delay, steps } => Step::After {
+            delay,
+            steps: steps.into_iter().map(|s| with_queue_id(s, id)).collect(),
+        },
+        other => other,
+    }
 }
 
 /// Replies that RFC 2920 §3.2 lets a server hold back while more pipelined commands follow.
@@ -189,6 +236,9 @@ pub struct Session<P: Policy = DefaultPolicy> {
     unit_early: bool,
     /// Whether the content being received began early (set at its first octet).
     content_early: Option<bool>,
+    /// Steps waiting for their timer ([`Step::After`]): id, delay, steps.
+    timers: Vec<(u64, Duration, Vec<Step>)>,
+    next_timer: u64,
 }
 
 impl<P: Policy> Session<P> {
@@ -228,6 +278,8 @@ impl<P: Policy> Session<P> {
             early_until: 0,
             unit_early: false,
             content_early: None,
+            timers: Vec::new(),
+            next_timer: 0,
             peer,
         };
         session.transcript.push(
@@ -358,26 +410,7 @@ impl<P: Policy> Session<P> {
                 self.messages += 1;
                 let steps = steps
                     .into_iter()
-                    .map(|step| match step {
-                        Step::Reply(mut reply) => {
-                            for line in &mut reply.lines {
-                                if line.contains("{queue-id}") {
-                                    *line = line.replace("{queue-id}", &id);
-                                }
-                            }
-                            Step::Reply(reply)
-                        }
-                        Step::Trickle { bytes, gap }
-                            if bytes.windows(10).any(|w| w == b"{queue-id}") =>
-                        {
-                            let text = String::from_utf8_lossy(&bytes).replace("{queue-id}", &id);
-                            Step::Trickle {
-                                bytes: text.into_bytes(),
-                                gap,
-                            }
-                        }
-                        other => other,
-                    })
+                    .map(|step| with_queue_id(step, &id))
                     .collect();
                 self.transcript.push(now, Event::Stored { id });
                 self.queue_response(steps, true);
@@ -465,6 +498,26 @@ impl<P: Policy> Session<P> {
     /// The authenticated user, once AUTH succeeded.
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+
+    /// The answer to [`Action::SetTimer`]: its time came. The steps it was set for run now,
+    /// after whatever the session is doing (a reply being written, a delay) is done.
+    pub fn timer_fired(&mut self, now: Duration, id: u64) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        let Some(index) = self.timers.iter().position(|(timer, _, _)| *timer == id) else {
+            return;
+        };
+        let (_, delay, steps) = self.timers.remove(index);
+        self.transcript.note(
+            now,
+            None,
+            format!("the server writes unprompted ({delay:?} after it was scheduled)"),
+        );
+        self.queue_response(steps, true);
+        self.run();
     }
 
     /// The answer to [`Action::Wait`].
@@ -592,7 +645,7 @@ impl<P: Policy> Session<P> {
                 reply.write_to(&mut self.out);
                 self.transcript.server_bytes(self.now, &self.out[start..]);
             }
-            Pending::Step(Step::Raw(bytes)) => {
+            Pending::Step(Step::Raw(bytes) | Step::ReplyOctets(bytes)) => {
                 self.transcript.server_bytes(self.now, &bytes);
                 self.out.extend_from_slice(&bytes);
             }
@@ -625,6 +678,15 @@ impl<P: Policy> Session<P> {
             Pending::Octet(octet) => self.out.push(octet),
             Pending::Step(Step::Close(mode)) => self.close_with(CloseReason::Policy, mode),
             Pending::Step(Step::KeepOpen) => {}
+            Pending::Step(Step::After { delay, steps }) => {
+                // What came before is written first: the timer counts from there.
+                self.flush();
+                let id = self.next_timer;
+                self.next_timer += 1;
+                self.timers.push((id, delay, steps));
+                self.actions
+                    .push_back(Action::SetTimer { id, after: delay });
+            }
             Pending::Flush => self.flush(),
             Pending::Close(reason, mode) => self.close_with(reason, mode),
             Pending::StartTls => {

@@ -70,6 +70,10 @@ pub enum CloseMode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Reply(Reply),
+    /// A reply given as its exact wire octets (every line ending in CRLF), for reply text
+    /// that is not UTF-8 (QQ's GBK `535`): written as they are, and read as a reply (its
+    /// code decides like [`Step::Reply`]'s).
+    ReplyOctets(Vec<u8>),
     /// Octets written exactly as given.
     Raw(Vec<u8>),
     /// Wait before the next step.
@@ -84,6 +88,15 @@ pub enum Step {
     /// Keep the connection open after a `421` in the same response: without it, a `421`
     /// reply closes the session (RFC 5321 §3.8). Writes nothing.
     KeepOpen,
+    /// Run `steps` this long from now without holding up the session: it goes on reading
+    /// and answering meanwhile. The session asks the runtime for a timer
+    /// ([`Action::SetTimer`](super::Action::SetTimer)) and runs the steps when told it
+    /// fired ([`Session::timer_fired`](super::Session::timer_fired)); a session closed by
+    /// then drops them. Writes nothing now, and is not part of this response's reply.
+    After {
+        delay: Duration,
+        steps: Vec<Step>,
+    },
 }
 
 impl Step {
@@ -91,7 +104,9 @@ impl Step {
     pub fn reply(&self) -> Option<Reply> {
         match self {
             Step::Reply(reply) => Some(reply.clone()),
-            Step::Trickle { bytes, .. } => Reply::parse(&String::from_utf8_lossy(bytes)).ok(),
+            Step::ReplyOctets(bytes) | Step::Trickle { bytes, .. } => {
+                Reply::parse(&String::from_utf8_lossy(bytes)).ok()
+            }
             _ => None,
         }
     }
@@ -122,8 +137,10 @@ impl Response {
         for step in &self.steps {
             match step {
                 Step::Reply(reply) => reply.write_to(&mut bytes),
-                Step::Raw(raw) | Step::Trickle { bytes: raw, .. } => bytes.extend_from_slice(raw),
-                Step::Delay(_) | Step::Close(_) | Step::KeepOpen => {}
+                Step::ReplyOctets(raw) | Step::Raw(raw) | Step::Trickle { bytes: raw, .. } => {
+                    bytes.extend_from_slice(raw)
+                }
+                Step::Delay(_) | Step::Close(_) | Step::KeepOpen | Step::After { .. } => {}
             }
         }
         Reply::parse(&String::from_utf8_lossy(&bytes)).ok()

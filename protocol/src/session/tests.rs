@@ -35,6 +35,8 @@ fn drive<P: Policy>(session: &mut Session<P>, outcome: &mut Outcome) {
                 },
             ),
             Action::Close(_) => outcome.closed = true,
+            // Timers never fire in these dialogs (see `timers_run_steps_later`).
+            Action::SetTimer { .. } => {}
         }
     }
 }
@@ -609,6 +611,92 @@ fn a_policy_can_answer_with_raw_octets_and_close() {
     );
     assert!(outcome.output.ends_with("ready\r\n\0\0\0\x1a\0\0\0"));
     assert!(outcome.closed);
+}
+
+/// A policy that answers NOOP at once and schedules octets for 1s later (QQ's garbage after
+/// the 250, unprompted), and answers AUTH with GBK octets.
+struct Later;
+impl Policy for Later {
+    fn decide(
+        &mut self,
+        _: &SessionView<'_>,
+        point: &DecisionPoint<'_>,
+        default: Reply,
+    ) -> Response {
+        match point {
+            DecisionPoint::Command {
+                command: Command::Noop { .. },
+                ..
+            } => Response {
+                steps: vec![
+                    Step::Reply(default),
+                    Step::After {
+                        delay: Duration::from_secs(1),
+                        steps: vec![Step::Raw(b"\0\0\0\x1a\0\0\0".to_vec())],
+                    },
+                ],
+            },
+            DecisionPoint::Command {
+                command: Command::Rset,
+                ..
+            } => Response {
+                steps: vec![Step::ReplyOctets(b"250 \xc7\xeb OK\r\n".to_vec())],
+            },
+            _ => Response::reply(default),
+        }
+    }
+}
+
+#[test]
+fn timers_run_steps_later_while_the_session_goes_on() {
+    let peer = PeerInfo {
+        peer: "127.0.0.1:50000".into(),
+        local: "127.0.0.1:1025".into(),
+        tls: None,
+        random: "r".into(),
+        unix_time: 0,
+        listener: None,
+    };
+    let mut session = Session::new(
+        Arc::new(SessionConfig::default()),
+        Later,
+        peer,
+        Duration::ZERO,
+    );
+    let _greeting = session.poll_action();
+    session.receive(MS, b"NOOP\r\n");
+    assert!(matches!(session.poll_action(), Some(Action::Send(b)) if b == b"250 2.0.0 OK\r\n"));
+    let Some(Action::SetTimer { id, after }) = session.poll_action() else {
+        panic!("no timer");
+    };
+    assert_eq!(after, Duration::from_secs(1));
+    assert!(session.poll_action().is_none());
+    // The session is not held up: the next command is answered at once.
+    session.receive(2 * MS, b"RSET\r\n");
+    // Octets that are not UTF-8 are written as they are, and count as a reply.
+    assert!(matches!(session.poll_action(), Some(Action::Send(b)) if b == b"250 \xc7\xeb OK\r\n"));
+    assert!(session.poll_action().is_none());
+    session.timer_fired(Duration::from_secs(1), id);
+    assert!(matches!(session.poll_action(), Some(Action::Send(b)) if b == b"\0\0\0\x1a\0\0\0"));
+    // A timer fires once.
+    session.timer_fired(Duration::from_secs(2), id);
+    assert!(session.poll_action().is_none());
+    // After QUIT, a timer set before is dropped.
+    session.receive(Duration::from_secs(3), b"NOOP\r\nQUIT\r\n");
+    let mut timer = None;
+    while let Some(action) = session.poll_action() {
+        if let Action::SetTimer { id, .. } = action {
+            timer = Some(id);
+        }
+    }
+    assert!(session.is_closed());
+    session.timer_fired(Duration::from_secs(4), timer.expect("a second timer"));
+    assert!(session.poll_action().is_none());
+    let transcript = session.transcript().render(false);
+    assert!(
+        transcript.contains("the server writes unprompted (1s after it was scheduled)"),
+        "{transcript}"
+    );
 }
 
 /// The final reply lines (no EHLO continuation lines), without the greeting.
