@@ -396,7 +396,10 @@ fn summarise_content(report: &ContentReport) -> String {
 }
 
 /// Printable ASCII and non-control Unicode as they are; everything else as `\xNN` (`\r`, `\n`
-/// and `\t` by name). Invalid UTF-8 is escaped octet by octet.
+/// and `\t` by name), octet by octet so that [`unescape`] gives the octets back. A line that
+/// is not valid UTF-8 has every octet above 0x7F escaped: it is in some other charset (QQ's
+/// GBK replies), and the pairs that happen to decode as UTF-8 would print as unrelated
+/// characters.
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     escape_bytes_into(&mut out, bytes);
@@ -405,16 +408,15 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 
 /// [`escape_bytes`], appending to `out`.
 pub fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        if text
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'\\')
-        {
+    let utf8 = match std::str::from_utf8(bytes) {
+        Ok(text) if text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'\\') => {
             // The common case, printable ASCII, is copied as it is.
             out.push_str(text);
             return;
         }
-    }
+        Ok(_) => true,
+        Err(_) => false,
+    };
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {
@@ -422,8 +424,11 @@ pub fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
                 '\\' => out.push_str("\\\\"),
-                c if c.is_control() => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
+                c if c.is_control() || (!utf8 && !c.is_ascii()) => {
+                    let mut encoded = [0; 4];
+                    for b in c.encode_utf8(&mut encoded).bytes() {
+                        let _ = write!(out, "\\x{b:02x}");
+                    }
                 }
                 c => out.push(c),
             }
@@ -482,6 +487,13 @@ mod tests {
         assert_eq!(escape_bytes(b"EHLO x"), "EHLO x");
         assert_eq!(escape_bytes(b"\0\0\0\x1a\0"), "\\x00\\x00\\x00\\x1a\\x00");
         assert_eq!(escape_bytes(b"a\xffb\r\n"), "a\\xffb\\r\\n");
+        // UTF-8 text stays readable; a C1 control is escaped octet by octet.
+        assert_eq!(escape_bytes("é\u{85}".as_bytes()), "é\\xc2\\x85");
+        // GBK (QQ's "请使用"): not UTF-8, so no octet pair is shown as a character.
+        assert_eq!(
+            escape_bytes(b"535 \xc7\xeb\xca\xb9\xd3\xc3"),
+            "535 \\xc7\\xeb\\xca\\xb9\\xd3\\xc3"
+        );
         assert_eq!(escape_bytes("é".as_bytes()), "é");
     }
 
@@ -493,6 +505,8 @@ mod tests {
             b"a\xffb\r\n\\x41",
             "é\t€".as_bytes(),
             b"\\\\\\",
+            "é\u{85}".as_bytes(),
+            b"535 \xc7\xeb\xca\xb9",
         ] {
             assert_eq!(unescape(&escape_bytes(bytes)), bytes);
         }
