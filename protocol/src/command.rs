@@ -364,7 +364,9 @@ impl fmt::Display for Command {
 /// thinks of it (RFC 3030 §2), so the server must know it to find the next command.
 pub fn bdat_declared_size(line: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(line).ok()?;
-    let mut words = text.split(' ').filter(|w| !w.is_empty());
+    // Tabs separate words too: `Command::parse` drops trailing ones (`BDAT 6\t` is a BDAT of
+    // 6 octets), so a size followed by a tab is still the size (found by fuzzing).
+    let mut words = text.split([' ', '\t']).filter(|w| !w.is_empty());
     if !words.next()?.eq_ignore_ascii_case("BDAT") {
         return None;
     }

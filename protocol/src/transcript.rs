@@ -409,7 +409,11 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
 /// [`escape_bytes`], appending to `out`.
 pub fn escape_bytes_into(out: &mut String, bytes: &[u8]) {
     let utf8 = match std::str::from_utf8(bytes) {
-        Ok(text) if text.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'\\') => {
+        Ok(text)
+            if text
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'\\') =>
+        {
             // The common case, printable ASCII, is copied as it is.
             out.push_str(text);
             return;

@@ -261,12 +261,8 @@ impl ClientExchange {
             Mechanism::OAuthBearer => {
                 let user = authzid.unwrap_or(username);
                 oauth::check_client_fields(user, secret).map_err(invalid)?;
-                if options
-                    .oauth_host
-                    .as_deref()
-                    .is_some_and(|h| h.chars().any(|c| c.is_control()))
-                {
-                    return Err(invalid("the host has control characters"));
+                if let Some(host) = options.oauth_host.as_deref() {
+                    oauth::check_client_value(host).map_err(invalid)?;
                 }
                 let message = oauth::oauthbearer_message(
                     user,
@@ -277,6 +273,11 @@ impl ClientExchange {
                 (Kind::OneMessage, Some(message))
             }
             Mechanism::ScramSha1 | Mechanism::ScramSha256 => {
+                // A saslname cannot carry NUL (RFC 5802 §7); the server refuses the message
+                // (found by fuzzing). The user name is checked by SASLprep.
+                if authzid.is_some_and(|a| a.contains('\0')) {
+                    return Err(invalid("the authorization identity contains NUL"));
+                }
                 let client = scram::Client::new(ClientSetup {
                     hash: ScramHash::of(mechanism).unwrap_or(ScramHash::Sha256),
                     authzid,

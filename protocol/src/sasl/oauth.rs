@@ -141,12 +141,19 @@ fn take_bearer(pairs: &mut Vec<(String, String)>) -> Result<Option<String>, &'st
         return Err("auth= does not use the Bearer scheme");
     }
     let token = token.trim_start_matches(' ');
-    let body = token.trim_end_matches('=');
-    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/".contains(c);
-    if body.is_empty() || !body.chars().all(b64token) {
+    if !is_b64token(token) {
         return Err("the bearer token is not a b64token (RFC 6750 §2.1)");
     }
     Ok(Some(token.to_owned()))
+}
+
+/// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c))
 }
 
 /// Parses an XOAUTH2 message: `user=<user>^Aauth=Bearer <token>^A^A`.
@@ -233,7 +240,22 @@ pub(crate) fn check_client_fields(user: &str, token: &str) -> Result<(), &'stati
     if user.chars().chain(token.chars()).any(char::is_control) {
         return Err("the user or token contains control characters");
     }
+    // The server refuses any other token (found by fuzzing: the client sent it).
+    if !is_b64token(token) {
+        return Err("the bearer token is not a b64token (RFC 6750 §2.1)");
+    }
     Ok(())
+}
+
+/// Checks a value a client is about to put in an OAUTHBEARER pair (the host): RFC 7628
+/// §3.1's `value = *(VCHAR / SP / HTAB / CR / LF)`, without the line ends, which no host has
+/// (found by fuzzing: a host with a non-ASCII letter was sent and refused).
+pub(crate) fn check_client_value(value: &str) -> Result<(), &'static str> {
+    if value.chars().all(|c| matches!(c, ' ' | '\t' | '!'..='~')) {
+        Ok(())
+    } else {
+        Err("the host has a character RFC 7628 §3.1 does not allow in a value (VCHAR, SP, HTAB)")
+    }
 }
 
 /// The XOAUTH2 message: `user=<user>^Aauth=Bearer <token>^A^A`.
