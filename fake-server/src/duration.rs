@@ -3,8 +3,13 @@
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {0:?}: expected a number with ms, s, m or h (for example 200ms, 5s, 2m)")]
+#[error("invalid duration {0:?}: expected a number with ms, s, m or h (for example 200ms, 5s, 2m), at most a year")]
 pub struct DurationError(pub String);
+
+/// The longest duration accepted. Nothing in a test needs more, and a deadline computed as
+/// now plus the duration must not overflow the clock (found by fuzzing: a delay of 10^40 ms
+/// panicked the scenario loader).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let error = || DurationError(text.to_owned());
@@ -21,10 +26,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         "h" => number * 3600.0,
         _ => return Err(error()),
     };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(error());
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(error()),
     }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
@@ -41,5 +46,9 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("").is_err());
         assert!(parse_duration("-1s").is_err());
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+        assert!(parse_duration("8761h").is_err());
+        // Found by fuzzing the scenario loader: too large for a Duration at all.
+        assert!(parse_duration(&format!("5{}ms", "1".repeat(60))).is_err());
     }
 }

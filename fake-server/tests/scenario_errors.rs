@@ -21,6 +21,11 @@ macro_rules! refused {
 }
 
 refused!(yaml_syntax, "on:\n  quit: [\n");
+// Found by fuzzing: a delay too large for a Duration panicked the loader.
+refused!(
+    delay_too_long,
+    "on:\n  ehlo:\n    - delay: 511111111111111111111111111111111111111111111111110ms\n"
+);
 refused!(unknown_top_level_field, "name: x\nreplies: {}\n");
 refused!(unknown_event, "on:\n  quitt:\n    - reply: \"221 bye\"\n");
 refused!(
