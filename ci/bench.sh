@@ -10,7 +10,22 @@
 # Environment:
 #   BENCH_MESSAGES   messages per timed run, all rows (default: 40000 for the rows with a
 #                    connection per message, 200000 for the persistent-session row)
-#   BENCH_ROWS       which loads to run, by id (default: ABC)
+#   BENCH_ROWS       which loads to run: ids separated by commas (A,CJ,S), or a word of one-letter
+#                    ids (ABC). Default: A,B,C,AJ,BJ,CJ,AL,BL,CL,I,T,S (every row; S is long)
+#                    A, B, C       throughput, fake-smtp with BENCH_FAKE_ARGS (--quiet)
+#                    AJ, BJ, CJ    the same loads, fake-smtp with --quiet --json, stdout to a file
+#                    AL, BL, CL    the same loads, fake-smtp with its log on, stderr to a file
+#                    S             soak: 20 persistent sessions x BENCH_SOAK_MESSAGES each,
+#                                  fake-smtp's RSS at 10%, 50% and 100% of the messages
+#                    I             10,000 idle connections (BENCH_IDLE_CONNECTIONS): RSS per
+#                                  connection, both servers
+#                    T             2,000 stalled TLS handshakes (BENCH_STALLED_TLS) on the
+#                                  implicit-TLS listener while smtp-source and a TLS client send
+#   BENCH_SOAK_MESSAGES  messages per session in row S (default 1000000: 20M messages in all,
+#                    about 10 minutes with checks on at 30,000 msg/s)
+#   BENCH_IDLE_CONNECTIONS  connections held open in row I (default 10000)
+#   BENCH_STALLED_TLS       stalled handshakes in row T (default 2000)
+#   BENCH_FAKE_EXTRA extra arguments for fake-smtp in every row (e.g. "--checks off")
 #   BENCH_ROUNDS     rounds per row (default 5). A round measures both servers, one after the
 #                    other, in alternating order; the table gives medians, and the ratio's
 #                    range over the rounds, because this kind of VM drifts by 20% or more
@@ -32,12 +47,22 @@ REPO_ROOT=$(dirname "$CI_DIR")
 SMTP_SOURCE=/usr/sbin/smtp-source
 SMTP_SINK=/usr/sbin/smtp-sink
 
-# Loads: id|description|smtp-source options|default message count
+# Throughput loads: id|description|smtp-source options|default message count|fake-smtp output
+# arguments ("-": BENCH_FAKE_ARGS). Output goes to the server's log file (stdout and stderr).
 ROWS=(
-  "A|1 KiB, 20 sessions, new connection per message|-s 20|40000"
-  "B|1 KiB, 200 sessions, new connection per message|-s 200|40000"
-  "C|1 KiB, 20 persistent sessions (-d)|-s 20 -d|200000"
+  "A|1 KiB, 20 sessions, new connection per message|-s 20|40000|-"
+  "B|1 KiB, 200 sessions, new connection per message|-s 200|40000|-"
+  "C|1 KiB, 20 persistent sessions (-d)|-s 20 -d|200000|-"
+  "AJ|A with --json to a file|-s 20|40000|--quiet --json"
+  "BJ|B with --json to a file|-s 200|40000|--quiet --json"
+  "CJ|C with --json to a file|-s 20 -d|200000|--quiet --json"
+  "AL|A with the log on, stderr to a file|-s 20|40000|"
+  "BL|B with the log on, stderr to a file|-s 200|40000|"
+  "CL|C with the log on, stderr to a file|-s 20 -d|200000|"
 )
+# Soak and load rows, run after the throughput rows (ci/bench/load.sh).
+LOAD_ROWS=(I T S)
+DEFAULT_ROWS=A,B,C,AJ,BJ,CJ,AL,BL,CL,I,T,S
 MESSAGE_BYTES=1024
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -117,12 +142,22 @@ print_report() {
   echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
   echo "- machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -sr) $(uname -m)"
   echo "- commit: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (dirty tree)')"
-  echo "- fake-smtp: ${fake_version}, extra arguments: '${BENCH_FAKE_ARGS-"--quiet"}'; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
+  echo "- fake-smtp: ${fake_version}, arguments for rows A-C: '${BENCH_FAKE_ARGS-"--quiet"}', for every row: '${BENCH_FAKE_EXTRA:-}'; postfix tools: $(dpkg-query -W -f '${Version}' postfix 2>/dev/null || echo unknown)"
   echo "- client: smtp-source -l $MESSAGE_BYTES -M localhost; each server started fresh per run, sent ${BENCH_WARMUP:-500} untimed warm-up messages, then the timed run; ${BENCH_ROUNDS:-5} rounds per row, servers in alternating order"
   echo "- msg/s and CPU (the server's user + system time per message, from /proc) are medians over the rounds; the ratio is the median of the rounds' ratios, with their range; peak RSS is the highest VmHWM (warm-up included)"
   echo "- CPU pinning: $([[ ${BENCH_PIN:-0} == 1 ]] && echo 'server on CPU 0, smtp-source on CPU 1' || echo none)"
   echo
-  awk -F'\t' -f "$CI_DIR/bench/report.awk" "$WORK_DIR/results.tsv"
+  if [[ -s $WORK_DIR/results.tsv ]]; then
+    awk -F'\t' -f "$CI_DIR/bench/report.awk" "$WORK_DIR/results.tsv"
+  fi
+  if [[ -s $WORK_DIR/load.tsv ]]; then
+    echo
+    echo "Soak and load (fake-smtp extra arguments: '${BENCH_FAKE_EXTRA:-}'):"
+    echo
+    echo "| load | server | result |"
+    echo "| --- | --- | --- |"
+    awk -F'\t' '{printf "| %s: %s | %s | %s |\n", $1, $2, $3, $4}' "$WORK_DIR/load.tsv"
+  fi
 }
 
 outer_main() {
@@ -169,10 +204,15 @@ outer_main() {
 
 SERVER_PID=""
 SOURCE_PID=""
+HOLDER_PID=""
+SAMPLER_PID=""
 NEXT_PORT=20000
 
 inner_cleanup() {
   if [[ -n $SOURCE_PID ]]; then kill -TERM "$SOURCE_PID" 2>/dev/null || true; fi
+  # The load rows' helpers (ci/bench/load.sh).
+  if [[ -n $HOLDER_PID ]]; then kill -TERM "$HOLDER_PID" 2>/dev/null || true; fi
+  if [[ -n $SAMPLER_PID ]]; then kill -TERM "$SAMPLER_PID" 2>/dev/null || true; fi
   if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     sleep 0.5
@@ -211,15 +251,22 @@ wait_listening() { # pid port log
   done
 }
 
+# What the next start_server gives fake-smtp: its output arguments, its connection cap, and
+# its implicit-TLS listener arguments (the load rows change them).
+FAKE_OUTPUT_ARGS=-
+MAX_CONNECTIONS=1000
+FAKE_SMTPS_ARGS=(--smtps off)
+
 start_server() { # server port log
   local server=$1 port=$2 log_file=$3
-  local cmd
+  local cmd output_args=$FAKE_OUTPUT_ARGS
+  [[ $output_args == - ]] && output_args=${BENCH_FAKE_ARGS-"--quiet"}
   read -ra cmd <<<"$(pin_prefix 0)"
-  # shellcheck disable=SC2206 # BENCH_FAKE_ARGS is a list of words on purpose
+  # shellcheck disable=SC2206 # the argument variables are lists of words on purpose
   case $server in
-    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off --smtps off --max-connections 1000 --max-connections-per-ip 0 ${BENCH_FAKE_ARGS-"--quiet"}) ;;
+    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off "${FAKE_SMTPS_ARGS[@]}" --max-connections "$MAX_CONNECTIONS" --max-connections-per-ip 0 $output_args ${BENCH_FAKE_EXTRA:-}) ;;
     # -u is mandatory as root; -m raises the default cap of 256 simultaneous connections.
-    smtp-sink) cmd+=("$SMTP_SINK" -u nobody -m 1000 "127.0.0.1:$port" 1024) ;;
+    smtp-sink) cmd+=("$SMTP_SINK" -u nobody -m "$MAX_CONNECTIONS" "127.0.0.1:$port" 1024) ;;
   esac
   "${cmd[@]}" >"$log_file" 2>&1 &
   SERVER_PID=$!
@@ -266,9 +313,10 @@ run_source() { # label port messages options...
   fi
 }
 
-measure() { # row-id description options default-count server round
+measure() { # row-id description options default-count server round output-args
   local id=$1 desc=$2 opts=$3 messages=${BENCH_MESSAGES:-$4} server=$5
   local round=$6
+  FAKE_OUTPUT_ARGS=$7
   local port log_file start end hwm cpu_before cpu_after
   pick_free_port
   port=$PORT
@@ -309,24 +357,51 @@ inner_main() {
   trap inner_cleanup EXIT
   trap 'log interrupted; exit 130' INT TERM
 
-  local servers=(smtp-sink) row id desc opts count server round order
+  local servers=(smtp-sink) row id desc opts count output server round order
   [[ -n $FAKE_BIN ]] && servers=(fake-smtp smtp-sink)
   local rounds=${BENCH_ROUNDS:-5}
   : >"$WORK_DIR/results.tsv"
+  : >"$WORK_DIR/load.tsv"
   for row in "${ROWS[@]}"; do
-    IFS='|' read -r id desc opts count <<<"$row"
-    [[ ${BENCH_ROWS:-ABC} == *"$id"* ]] || continue
+    IFS='|' read -r id desc opts count output <<<"$row"
+    if [[ -z $FAKE_BIN && $id == [ABC]? ]]; then continue; fi
+    row_selected "$id" || continue
     for ((round = 1; round <= rounds; round++)); do
       # Alternate which server goes first, so that a drift of the machine's speed during a
       # row does not favour one of them.
       order=("${servers[@]}")
       if ((round % 2 == 0 && ${#servers[@]} == 2)); then order=("${servers[1]}" "${servers[0]}"); fi
       for server in "${order[@]}"; do
-        measure "$id" "$desc" "$opts" "$count" "$server" "$round"
+        measure "$id" "$desc" "$opts" "$count" "$server" "$round" "$output"
       done
     done
   done
+  FAKE_OUTPUT_ARGS=-
+  for id in "${LOAD_ROWS[@]}"; do
+    row_selected "$id" || continue
+    [[ -n $FAKE_BIN ]] || { log "row $id needs fake-smtp; skipped"; continue; }
+    case $id in
+      I) load_idle ;;
+      T) load_stalled_tls ;;
+      S) load_soak ;;
+    esac
+  done
 }
+
+# Whether BENCH_ROWS selects the row: a list separated by commas or spaces, or one word of
+# one-letter ids ("ABC", as before the two-letter rows existed).
+row_selected() { # id
+  local id=$1 selection=${BENCH_ROWS:-$DEFAULT_ROWS} known
+  known=" ${LOAD_ROWS[*]} $(printf '%s\n' "${ROWS[@]}" | cut -d'|' -f1 | tr '\n' ' ') "
+  if [[ $selection == *[,\ ]* || $known == *" $selection "* ]]; then
+    [[ ",${selection// /,}," == *",$id,"* ]]
+  else
+    ((${#id} == 1)) && [[ $selection == *"$id"* ]]
+  fi
+}
+
+# shellcheck source=ci/bench/load.sh
+source "$CI_DIR/bench/load.sh"
 
 if [[ ${1:-} == --inner ]]; then
   WORK_DIR=${2:-}

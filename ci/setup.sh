@@ -10,6 +10,8 @@ command -v openssl >/dev/null || need+=(openssl)
 # More real clients, judged by the conformance checks at their default settings.
 command -v swaks >/dev/null || need+=(swaks)
 command -v msmtp >/dev/null || need+=(msmtp)
+# A mail reader for the --store Maildir (fake-server/tests/stored_mail.rs).
+command -v s-nail >/dev/null || need+=(s-nail)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 # Headless Chromium for the HTML report's browser test (fake-server/tests/report_html.rs),

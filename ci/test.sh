@@ -15,5 +15,15 @@ if [ -n "$aws_lc" ]; then
   sort -u <<<"$aws_lc" >&2
   exit 1
 fi
+# The library without the command line (issue 9, item 29): a test that embeds fake-server with
+# `default-features = false` builds none of the binary's dependencies.
+cargo check -p fake-server --no-default-features --lib --locked
+lib_tree=$(cargo tree -p fake-server --no-default-features -e normal --locked --prefix none --format '{p}')
+cli_only=$(grep -E '^(clap|mimalloc|schemars|tracing-subscriber) ' <<<"$lib_tree" || true)
+if [ -n "$cli_only" ]; then
+  echo "the fake-server library without default features pulls in CLI-only crates:" >&2
+  sort -u <<<"$cli_only" >&2
+  exit 1
+fi
 # CI=true: insta never writes snapshots here; a mismatch fails.
 CI=true cargo test --workspace --locked

@@ -254,8 +254,10 @@ pub struct ServerOptions {
     #[arg(long, value_name = "NAME")]
     pub tls_name: Vec<String>,
 
-    /// Also write each message to this Maildir (fsynced before the 250), with every
-    /// session's transcript as JSON in DIR/sessions/.
+    /// Also write each message to this Maildir, fsynced before the 250: DIR/new/ for mail
+    /// readers (LF line ends, Return-Path and one X-Original-To per envelope recipient, Bcc
+    /// included), the octets exactly as received in DIR/raw/<queue id>.eml, and every
+    /// session's transcript as JSON in DIR/sessions/. Without it, mail is only in memory.
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
 
@@ -480,6 +482,31 @@ impl ServeArgs {
 }
 
 impl ServerOptions {
+    /// The start-up line that says where received mail goes and how to see it (issue 9,
+    /// item 17): without --store nothing but this process can read it.
+    pub fn where_mail_goes(&self) -> String {
+        let memory = format!(
+            "the last {} messages, at most {}",
+            self.max_messages,
+            human_size(self.max_memory)
+        );
+        match &self.store {
+            None => format!(
+                "mail is kept in memory only ({memory}: seen through --json events, reports \
+                 and the log); --store DIR to keep files"
+            ),
+            Some(dir) => {
+                let dir = dir.display();
+                format!(
+                    "mail is stored in {dir}: a Maildir for mail readers ({dir}/new/, LF line \
+                     ends, the envelope in Return-Path and X-Original-To; `s-nail -f {dir}` or \
+                     `mutt -f {dir}`), the octets as received in {dir}/raw/<id>.eml, session \
+                     transcripts in {dir}/sessions/; also in memory ({memory})"
+                )
+            }
+        }
+    }
+
     fn tls_setup(&self, data_dir: Option<&std::path::Path>, in_memory: bool) -> TlsSetup {
         let mut setup = TlsSetup::new();
         match data_dir {
@@ -537,5 +564,18 @@ impl ServerOptions {
             builder = builder.store_dir(dir);
         }
         builder
+    }
+}
+
+/// `256 MiB`, `512 KiB`, `100 octets`: a size as a person reads it.
+fn human_size(octets: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    const GIB: usize = 1024 * MIB;
+    match octets {
+        n if n >= GIB && n % GIB == 0 => format!("{} GiB", n / GIB),
+        n if n >= MIB => format!("{} MiB", n / MIB),
+        n if n >= KIB => format!("{} KiB", n / KIB),
+        n => format!("{n} octets"),
     }
 }

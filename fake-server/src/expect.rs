@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "schema")]
 use schemars::JsonSchema;
 use serde::Deserialize;
 use smtp_conformance::Status;
@@ -40,6 +41,7 @@ impl<'de> Deserialize<'de> for ExitExpectation {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for ExitExpectation {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "ExitExpectation".into()
@@ -78,7 +80,8 @@ impl ExitExpectation {
 }
 
 /// The expectations of a run.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Expectations {
     /// Exactly this many messages received.

@@ -87,7 +87,7 @@ pub mod tls;
 
 pub use error::{ServerError, SessionTimeout, WaitTimeout};
 pub use events::ServerEvent;
-pub use mailbox::{SessionRecord, StoredMessage, Summary};
+pub use mailbox::{Attachment, ParsedMessage, SessionRecord, StoredMessage, Summary};
 pub use runtime::connection::{DefaultPolicyFactory, PolicyFactory};
 pub use scenario::{Scenario, ScenarioError};
 pub use server::{ListenerKind, ListenerSpec, Server, ServerBuilder};

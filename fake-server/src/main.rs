@@ -2,6 +2,7 @@
 //! found, 2 the tool could not do its job).
 
 mod cli;
+mod output;
 mod run;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match &cli.command {
+    let code = match &cli.command {
         Command::Serve(args) => serve_command(args),
         Command::Run(args) => run::run_command(args),
         Command::Suites => {
@@ -35,7 +36,10 @@ fn main() -> ExitCode {
             print!("{}", fake_server::scenario::json_schema());
             ExitCode::SUCCESS
         }
-    }
+    };
+    // Log lines and events still queued (output.rs) go out before the process ends.
+    output::flush_all();
+    code
 }
 
 /// `fake-smtp check`: every file is read in full; all errors are printed.
@@ -82,6 +86,7 @@ fn list_scenarios() {
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
 pub(crate) fn print_out(text: &str) {
+    output::flush_all();
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
@@ -130,7 +135,10 @@ fn serve_command(args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(serve(args, scenarios)) {
+    let outcome = runtime.block_on(serve(args, scenarios));
+    // Queued log lines go out before the error line below, which is written directly.
+    output::flush_all();
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(error) => {
@@ -146,7 +154,7 @@ pub(crate) fn init_logging(quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(output::log_writer())
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -173,12 +181,7 @@ async fn serve(
         std::fs::write(path, pem).map_err(|e| format!("--ca-out {}: {e}", path.display()))?;
         tracing::info!(file = %path.display(), "CA certificate written");
     }
-    match &args.server.store {
-        Some(dir) => tracing::info!(dir = %dir.display(), "messages are written to a Maildir"),
-        None => {
-            tracing::info!("messages are kept in memory only (--store DIR keeps them as files)")
-        }
-    }
+    tracing::info!("{}", args.server.where_mail_goes());
     wait_for_signal().await?;
     tracing::info!("shutting down");
     let shutdown = server.shutdown();
@@ -214,13 +217,12 @@ fn finish_serve_reports(
     Ok(reports.fail_on.is_none() || report.verdict.is_pass())
 }
 
-/// One event per line on stdout, with its time, flushed at once so that scripts see it.
+/// One event per line on stdout, with its time, through the buffered writer (output.rs): an
+/// idle reader sees each line at once, a busy server pays no system call per event.
 fn print_json(event: &ServerEvent) {
     let line = event.to_json_line(std::time::SystemTime::now());
     if !line.is_empty() {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{line}");
-        let _ = stdout.flush();
+        output::stdout_line(&line);
     }
 }
 

@@ -44,6 +44,8 @@ pub fn run_command(args: &RunArgs) -> ExitCode {
         Ok(Verdict::Pass) => ExitCode::SUCCESS,
         Ok(Verdict::Fail) => ExitCode::from(1),
         Err(error) => {
+            // After the log lines still queued (output.rs).
+            crate::output::flush_all();
             eprintln!("fake-smtp: {error}");
             ExitCode::from(2)
         }
@@ -305,10 +307,11 @@ fn kill_group(pid: u32) {
 async fn forward(stream: impl AsyncRead + Unpin, to_stderr: bool) {
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
+        // Through the same queue as the server's log and events, so that the order holds.
         if to_stderr {
-            eprintln!("[client] {line}");
+            crate::output::stderr_line(&format!("[client] {line}"));
         } else {
-            println!("[client] {line}");
+            crate::output::stdout_line(&format!("[client] {line}"));
         }
     }
 }

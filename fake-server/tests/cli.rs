@@ -698,3 +698,61 @@ fn max_memory_takes_units_and_refuses_nonsense() {
         );
     }
 }
+
+/// `fake-smtp serve` with the human log on stderr; returns the first log line that contains
+/// `needle` (or everything read, if none did within 20 s), then stops the server.
+fn serve_log_line(extra: &[&str], needle: &str) -> String {
+    let mut args = vec!["serve", "--smtp", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = fake_smtp(&args);
+    let stderr = child.stderr.take().expect("stderr");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let needle = needle.to_owned();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains(&needle) {
+                let _ = sender.send(Ok(line));
+                return;
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        let _ = sender.send(Err(seen));
+    });
+    let result = receiver.recv_timeout(Duration::from_secs(20));
+    terminate(&child);
+    let _ = child.wait();
+    match result {
+        Ok(Ok(line)) => line,
+        Ok(Err(seen)) => panic!("no log line with the needle; stderr:\n{seen}"),
+        Err(_) => panic!("no log line with the needle within 20 s"),
+    }
+}
+
+/// Issue 9, item 17: without --store, mail is only in memory and nothing else can read it;
+/// the start-up log must say so, how much is kept, and how to keep files.
+#[test]
+fn serve_says_at_start_where_mail_goes() {
+    let line = serve_log_line(&["--max-messages", "250"], "mail is");
+    assert!(line.contains("kept in memory only"), "{line}");
+    assert!(
+        line.contains("the last 250 messages, at most 256 MiB"),
+        "{line}"
+    );
+    assert!(line.contains("--store DIR to keep files"), "{line}");
+
+    let dir = std::env::temp_dir().join(format!("fake-smtp-cli-where-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_text = dir.to_str().expect("utf-8 path");
+    let line = serve_log_line(&["--store", dir_text], "mail is");
+    assert!(
+        line.contains(&format!("mail is stored in {dir_text}")),
+        "{line}"
+    );
+    for layout in ["/new/", "/raw/<id>.eml", "/sessions/", "s-nail -f"] {
+        assert!(line.contains(layout), "{layout}: {line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

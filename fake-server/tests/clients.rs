@@ -41,7 +41,9 @@ async fn smtplib_sends_one_message() {
     assert!(message
         .content_str()
         .contains("\r\n.a line starting with a dot\r\n"));
-    assert!(message.delivered().starts_with(b"Received: from "));
+    assert!(message.delivered().starts_with(
+        b"Return-Path: <alice@example.com>\nX-Original-To: bob@example.org\nReceived: from "
+    ));
     let sessions = server.wait_for_sessions(1, WAIT).await;
     let transcript = sessions[0].transcript.render(false);
     assert!(

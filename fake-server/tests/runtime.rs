@@ -175,10 +175,22 @@ async fn with_a_store_each_message_is_a_maildir_file_with_its_transcript() {
     assert!(path.starts_with(dir.join("new")));
     let on_disk = std::fs::read(&path).expect("read the Maildir file");
     assert_eq!(on_disk, message.delivered());
+    // What a local delivery agent writes: the envelope first, LF line ends (issue 9, item 18).
     assert!(on_disk.starts_with(
-        b"Received: from disk ([127.0.0.1])\r\n\tby localhost (fake-smtp) with ESMTP id "
+        b"Return-Path: <a@example.com>\nX-Original-To: b@example.org\n\
+          Received: from disk ([127.0.0.1])\n\tby localhost (fake-smtp) with ESMTP id "
     ));
-    assert!(on_disk.ends_with(b"Subject: on disk\r\n\r\nkept\r\n"));
+    assert!(on_disk.ends_with(b"Subject: on disk\n\nkept\n"));
+    // The octets exactly as received, beside it.
+    let raw_path = message.raw_path.clone().expect("a raw copy");
+    assert_eq!(
+        raw_path,
+        dir.join("raw").join(format!("{}.eml", message.id))
+    );
+    assert_eq!(
+        std::fs::read(&raw_path).expect("read the raw copy"),
+        b"Subject: on disk\r\n\r\nkept\r\n"
+    );
     // The session's transcript is written once, when it ends; the message links to it.
     server.wait_for_sessions(1, WAIT).await;
     let json =

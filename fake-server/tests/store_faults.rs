@@ -87,13 +87,24 @@ fn a_full_disk_answers_452_and_leaves_nothing_in_tmp() {
         .join(dir.strip_prefix("/").expect("absolute"));
     let leftovers = std::fs::read_dir(inside.join("tmp")).expect("tmp/").count();
     assert_eq!(leftovers, 0, "nothing left in tmp/");
-    // A message that fits is still stored.
+    // A raw copy that fit while the Maildir copy did not is removed with it: no 250 came.
+    let medium = send(address, 60 * 1024);
+    assert!(medium.contains("452 4.3.1"), "{medium}");
+    for folder in ["tmp", "new", "raw"] {
+        let count = std::fs::read_dir(inside.join(folder))
+            .expect(folder)
+            .count();
+        assert_eq!(count, 0, "nothing in {folder}/");
+    }
+    // A message that fits is still stored, both copies.
     let small = send(address, 1024);
     assert!(small.contains("250 2.0.0 OK queued as"), "{small}");
-    assert_eq!(
-        std::fs::read_dir(inside.join("new")).expect("new/").count(),
-        1
-    );
+    for folder in ["new", "raw"] {
+        let count = std::fs::read_dir(inside.join(folder))
+            .expect(folder)
+            .count();
+        assert_eq!(count, 1, "one file in {folder}/");
+    }
     stop(child);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -104,7 +115,7 @@ fn a_full_disk_answers_452_and_leaves_nothing_in_tmp() {
 fn a_read_only_store_is_refused_before_the_server_starts() {
     let dir = temp_dir("read-only");
     // A complete Maildir: every folder exists, so only writing can tell.
-    for sub in ["tmp", "new", "cur", "transcripts", "sessions"] {
+    for sub in ["tmp", "new", "cur", "raw", "transcripts", "sessions"] {
         std::fs::create_dir_all(dir.join(sub)).expect("maildir");
     }
     let path = dir.display();

@@ -1,7 +1,10 @@
 //! Messages on disk in Maildir layout (`tmp/`, `new/`, `cur/`), each fsynced before the
-//! server acknowledges it. Each session's transcript (with its check results) is written once,
-//! when it ends, to `sessions/<run>-<session>.json`, and `transcripts/<queue id>.json` links a
-//! message to the transcript of the session that sent it.
+//! server acknowledges it. `new/` holds the copy mail readers read (LF line ends, the envelope
+//! in `Return-Path` and `X-Original-To`: see [`super::delivery`]); `raw/<queue id>.eml` holds
+//! the octets exactly as received, which a conformance tool needs. Each session's transcript
+//! (with its check results) is written once, when it ends, to `sessions/<run>-<session>.json`,
+//! and `transcripts/<queue id>.json` links a message to the transcript of the session that
+//! sent it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Write};
@@ -42,7 +45,7 @@ pub struct Maildir {
 impl Maildir {
     /// Creates the folders if they are missing.
     pub fn open(root: &Path) -> Result<Maildir, MaildirError> {
-        for sub in ["tmp", "new", "cur", "transcripts", "sessions"] {
+        for sub in ["tmp", "new", "cur", "raw", "transcripts", "sessions"] {
             let path = root.join(sub);
             fs::create_dir_all(&path).map_err(|source| MaildirError::Create { path, source })?;
         }
@@ -72,31 +75,51 @@ impl Maildir {
     /// A delivered file is never replaced: the move into `new/` is a hard link, which fails
     /// if the name is taken (a plain `rename` would silently overwrite an acknowledged
     /// message). Whatever fails, nothing is left behind in `tmp/`.
-    pub fn deliver(&self, name: &str, parts: &[&[u8]]) -> Result<PathBuf, MaildirError> {
+    pub fn deliver(
+        &self,
+        name: &str,
+        write: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<PathBuf, MaildirError> {
+        self.write_durably("new", name, write)
+    }
+
+    /// Keeps the octets exactly as received in `raw/<queue id>.eml`, with the same guarantees
+    /// as [`Maildir::deliver`] (fsynced, never replaced, nothing left in `tmp/`).
+    pub fn keep_raw(&self, id: &str, raw: &[u8]) -> Result<PathBuf, MaildirError> {
+        self.write_durably("raw", &format!("{id}.eml"), |out| out.write_all(raw))
+    }
+
+    fn write_durably(
+        &self,
+        folder: &str,
+        name: &str,
+        write: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<PathBuf, MaildirError> {
         let tmp = self.root.join("tmp").join(name);
-        let new = self.root.join("new").join(name);
-        let write = |path: &Path| -> std::io::Result<()> {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
-            for part in parts {
-                file.write_all(part)?;
-            }
+        let target = self.root.join(folder).join(name);
+        let write_file = |path: &Path| -> std::io::Result<()> {
+            let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+            // Buffered: the delivered copy is written in many small pieces (one per line).
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+            write(&mut out)?;
+            let file = out.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()
         };
-        if let Err(source) = write(&tmp) {
+        if let Err(source) = write_file(&tmp) {
             // `create_new` failing means another writer owns that name: leave its file alone.
             if source.kind() != ErrorKind::AlreadyExists {
                 let _ = fs::remove_file(&tmp);
             }
             return Err(MaildirError::Write { path: tmp, source });
         }
-        let moved = link_without_replacing(&tmp, &new);
+        let moved = link_without_replacing(&tmp, &target);
         let _ = fs::remove_file(&tmp);
         moved.map_err(|source| MaildirError::Write {
-            path: new.clone(),
+            path: target.clone(),
             source,
         })?;
-        sync_dir(&self.root.join("new"))?;
-        Ok(new)
+        sync_dir(&self.root.join(folder))?;
+        Ok(target)
     }
 
     /// Writes a finished session's JSON (`sessions/<file>`), once.
@@ -161,13 +184,13 @@ mod tests {
     fn a_second_delivery_under_a_taken_name_fails_and_keeps_the_first() {
         let maildir = temp_maildir("taken");
         let path = maildir
-            .deliver("same-name", &[b"first\r\n"])
+            .deliver("same-name", |out| out.write_all(b"first\n"))
             .expect("first");
         let error = maildir
-            .deliver("same-name", &[b"second\r\n"])
+            .deliver("same-name", |out| out.write_all(b"second\n"))
             .expect_err("the name is taken");
         assert!(error.to_string().contains("exists"), "{error}");
-        assert_eq!(fs::read(&path).expect("read"), b"first\r\n");
+        assert_eq!(fs::read(&path).expect("read"), b"first\n");
         let leftovers = fs::read_dir(maildir.root().join("tmp"))
             .expect("tmp")
             .count();

@@ -2,7 +2,9 @@
 //! disk (Maildir, see [`maildir`]). A message is stored here *before* the session may send
 //! its 250; with a Maildir that means written and fsynced.
 
+pub mod delivery;
 pub mod maildir;
+pub mod parsed;
 pub mod summary;
 pub mod trace;
 
@@ -21,6 +23,7 @@ use tokio::sync::watch;
 
 use crate::events::{EventSink, ServerEvent};
 use maildir::Maildir;
+pub use parsed::{Attachment, ParsedMessage};
 pub use summary::Summary;
 
 /// A message the server accepted.
@@ -48,8 +51,13 @@ pub struct StoredMessage {
     /// The content exactly as received, after dot-unstuffing.
     #[serde(skip)]
     pub raw: Vec<u8>,
-    /// Where the delivered copy was written, with `--store`.
+    /// Where the delivered copy was written, with `--store`: the Maildir file in `new/`
+    /// ([`StoredMessage::delivered`]: LF line ends, the envelope in its header).
     pub path: Option<PathBuf>,
+    /// Where the octets exactly as received were kept, with `--store`: `raw/<id>.eml`
+    /// ([`StoredMessage::raw`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_path: Option<PathBuf>,
     #[serde(skip)]
     summary: OnceLock<Summary>,
     /// The message checks' results, once judged (after the reply to its end of data).
@@ -147,11 +155,29 @@ impl StoredMessage {
         protocol
     }
 
-    /// The copy a mailbox would hold: the trace header, then the content.
+    /// The copy the Maildir's `new/` holds, as a local delivery agent writes it:
+    /// `Return-Path`, one `X-Original-To` per envelope recipient (Bcc included), the trace
+    /// header, then the content, all with LF line ends (see [`delivery`]). The octets as
+    /// received are [`StoredMessage::raw`].
     pub fn delivered(&self) -> Vec<u8> {
-        let mut copy = self.trace_header().into_bytes();
-        copy.extend_from_slice(&self.raw);
+        let mut copy = Vec::with_capacity(self.raw.len() + 512);
+        // Writing to a Vec cannot fail.
+        let _ = self.write_delivered(&mut copy);
         copy
+    }
+
+    /// Writes [`StoredMessage::delivered`] to `out` without building it in memory first.
+    pub fn write_delivered(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        delivery::write_lf(out, delivery::envelope_header(&self.envelope).as_bytes())?;
+        delivery::write_lf(out, self.trace_header().as_bytes())?;
+        delivery::write_lf(out, &self.raw)
+    }
+
+    /// The message parsed (headers, text and HTML bodies, attachments, inline parts by
+    /// Content-ID), borrowing from [`StoredMessage::raw`]. A message that is not MIME at all
+    /// still parses: its parts are then just empty.
+    pub fn parsed(&self) -> ParsedMessage<'_> {
+        ParsedMessage::parse(&self.raw)
     }
 
     /// The reverse path as text (`<>` for the null path).
@@ -465,6 +491,7 @@ impl Mailbox {
             report: message.report,
             raw: message.content,
             path: None,
+            raw_path: None,
             summary: OnceLock::new(),
             checks: OnceLock::new(),
         };
@@ -621,7 +648,19 @@ async fn write_to_disk(
 ) -> Result<StoredMessage, StoreError> {
     let name = maildir_name(&stored);
     tokio::task::spawn_blocking(move || {
-        let path = maildir.deliver(&name, &[stored.trace_header().as_bytes(), &stored.raw])?;
+        // The raw copy first: a file in new/ is what readers pick up, so it appears last, once
+        // everything it pairs with is durable.
+        let raw_path = maildir.keep_raw(&stored.id, &stored.raw)?;
+        let path = match maildir.deliver(&name, |out| stored.write_delivered(out)) {
+            Ok(path) => path,
+            Err(error) => {
+                // No 250 follows: a raw copy of a message the client will send again would be
+                // an orphan.
+                let _ = std::fs::remove_file(&raw_path);
+                return Err(error);
+            }
+        };
+        stored.raw_path = Some(raw_path);
         // The message is stored: a link that cannot be made costs the link, not the message.
         if let Err(error) = maildir.link_transcript(&stored.id, &session_file) {
             tracing::warn!(%error, "no transcript link for a stored message");

@@ -302,7 +302,9 @@ fn find_tag(text: &str) -> Option<(usize, usize, String)> {
     None
 }
 
-/// The JSON Schema of the scenario format, from the Rust types.
+/// The JSON Schema of the scenario format, from the Rust types (feature `schema`, on by
+/// default).
+#[cfg(feature = "schema")]
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(ScenarioFile);
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();

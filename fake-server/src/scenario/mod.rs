@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use smtp_protocol::session::{PipeliningMode, SessionConfig};
 
 pub use lint::Warning;
-pub use load::{json_schema, load, load_file, ScenarioError};
+#[cfg(feature = "schema")]
+pub use load::json_schema;
+pub use load::{load, load_file, ScenarioError};
 use model::{
     AuthSettings, Conditions, ContentConditions, EhloSettings, HeaderCondition, Quirk, Rule,
     ScenarioFile, ServerSettings, StepTemplate, TlsSettings,

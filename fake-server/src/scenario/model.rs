@@ -4,6 +4,7 @@
 //! A scenario says only what differs from the RFC 5321 default: a rule under `on.<event>`
 //! replaces the reply the server would have sent, when its conditions hold.
 
+#[cfg(feature = "schema")]
 use schemars::JsonSchema;
 use serde::Deserialize;
 use smtp_protocol::reply::Reply;
@@ -13,9 +14,10 @@ use smtp_protocol::session::{BareLineEnds, CloseMode};
 use super::values::{BytesRegexValue, DurationValue, RawValue, RegexValue, ReplyValue};
 
 /// One scenario file.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-#[schemars(title = "fake-smtp scenario")]
+#[cfg_attr(feature = "schema", schemars(title = "fake-smtp scenario"))]
 pub struct ScenarioFile {
     /// The scenario's name; defaults to its built-in name or file name.
     pub name: Option<String>,
@@ -46,7 +48,8 @@ pub struct ScenarioFile {
 }
 
 /// Limits and settings of the session.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ServerSettings {
     /// The server's name (greeting, EHLO, trace header).
@@ -70,12 +73,13 @@ pub struct ServerSettings {
 }
 
 /// SMTP AUTH: the mechanisms offered, who may log in, and when AUTH is required.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AuthSettings {
     /// Offered mechanisms, in order (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER,
     /// SCRAM-SHA-1, SCRAM-SHA-256); `[]` offers no AUTH.
-    #[schemars(with = "Option<Vec<MechanismName>>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<MechanismName>>"))]
     pub mechanisms: Option<Vec<Mechanism>>,
     /// Known users; without any, every name with any password or token is accepted.
     pub users: Option<Vec<AuthUserSetting>>,
@@ -89,7 +93,8 @@ pub struct AuthSettings {
     pub login_initial_response: Option<LoginInitialResponseSetting>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum LoginInitialResponseSetting {
     /// `501 5.7.0 Initial response not allowed for this mechanism`.
@@ -99,6 +104,7 @@ pub enum LoginInitialResponseSetting {
 }
 
 /// The schema of a SASL mechanism name.
+#[cfg(feature = "schema")]
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 enum MechanismName {
@@ -118,7 +124,8 @@ enum MechanismName {
     ScramSha256,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AuthUserSetting {
     pub name: String,
@@ -128,7 +135,8 @@ pub struct AuthUserSetting {
 }
 
 /// The TLS the server offers: which certificate it presents and which versions it accepts.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TlsSettings {
     /// `valid` (signed by the local CA), or one a careful client must refuse: `expired`,
@@ -137,7 +145,8 @@ pub struct TlsSettings {
     pub versions: Option<TlsVersionsSetting>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateSetting {
     Valid,
@@ -146,7 +155,8 @@ pub enum CertificateSetting {
     SelfSigned,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum TlsVersionsSetting {
     Tls12AndTls13,
@@ -156,7 +166,8 @@ pub enum TlsVersionsSetting {
 
 /// The EHLO reply: its first line and the capabilities advertised. The server then honours
 /// exactly what is advertised (a parameter of an extension not listed gets 555).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EhloSettings {
     /// Text of the first line, after `250-` (default: `<hostname> greets <helo>`).
@@ -169,7 +180,8 @@ pub struct EhloSettings {
 }
 
 /// The scenario's spelling of [`BareLineEnds`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum BareLineEndsSetting {
     /// Refuse any message with a bare CR or LF (554 5.5.2).
@@ -190,7 +202,8 @@ impl From<BareLineEndsSetting> for BareLineEnds {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Quirk {
     /// Process one command per read: anything pipelined behind it is discarded, as by servers
@@ -202,7 +215,8 @@ pub enum Quirk {
 }
 
 /// Rules per event. The first rule whose conditions hold decides; with none, the default.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Events {
     /// The connection opened: the greeting (`554` refuses service, `421` closes).
@@ -240,7 +254,8 @@ macro_rules! rule_types {
         /// always comes after it, whatever the order of the keys (a YAML mapping has none).
         /// `reply` and `raw` together are refused, since their order could not be told:
         /// `steps` lists any sequence in order.
-        #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(JsonSchema))]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct $fields {
             #[serde(default)]
@@ -260,7 +275,8 @@ macro_rules! rule_types {
         }
 
         /// A rule as the policy runs it: conditions and the steps in order.
-        #[derive(Debug, Clone, Deserialize, JsonSchema)]
+        #[derive(Debug, Clone, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(JsonSchema))]
         #[serde(try_from = $fields_name)]
         pub struct $rule {
             pub when: $conditions,
@@ -286,7 +302,8 @@ macro_rules! rule_types {
         }
 
         /// All given conditions must hold.
-        #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+        #[derive(Debug, Clone, Default, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(JsonSchema))]
         #[serde(deny_unknown_fields, rename_all = "kebab-case")]
         pub struct $conditions {
             /// Whether the server would accept this (its default reply is 2xx or 3xx): rules
@@ -336,7 +353,8 @@ rule_types!(ContentRule, ContentRuleFields, "ContentRuleFields", ContentConditio
     body: Option<BytesRegexValue>,
 });
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct HeaderCondition {
     /// Field name, any case.
@@ -346,7 +364,8 @@ pub struct HeaderCondition {
 }
 
 /// A number range: any of `at-least`, `at-most`, or an exact `equals`.
-#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CountRange {
     pub at_least: Option<u64>,
@@ -363,7 +382,8 @@ impl CountRange {
 }
 
 /// Counts an event per key across sessions, for as long as the server runs.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AcrossSessions {
     /// What makes two attempts the same.
@@ -376,7 +396,8 @@ pub struct AcrossSessions {
     pub since_first: Option<DurationRange>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyPart {
     ClientIp,
@@ -386,7 +407,8 @@ pub enum KeyPart {
     User,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DurationRange {
     pub less_than: Option<DurationValue>,
@@ -395,7 +417,8 @@ pub struct DurationRange {
 
 /// How the connection ends after the reply. A `421` reply closes the connection anyway
 /// (RFC 5321 §3.8) unless the rule says `keep-open`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Then {
     /// Close (with a TLS close_notify when TLS is up).
@@ -436,7 +459,8 @@ pub enum StepSpec {
 
 /// The mapping form of a step (exactly one key, or `after` with `reply`, `raw` and/or
 /// `then`).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct StepMap {
     reply: Option<ReplyValue>,
@@ -452,7 +476,8 @@ struct StepMap {
 }
 
 /// The word form of a step.
-#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 enum StepWord {
     Default,
@@ -524,6 +549,7 @@ impl<'de> Deserialize<'de> for StepSpec {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for StepSpec {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "StepSpec".into()
@@ -538,7 +564,8 @@ impl JsonSchema for StepSpec {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TrickleSpec {
     pub gap: DurationValue,
@@ -579,6 +606,7 @@ impl From<ReplyValue> for StepTemplate {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for StepTemplate {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "Step".into()

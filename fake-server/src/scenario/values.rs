@@ -2,10 +2,12 @@
 //! error points at the file, line and column): replies written as on the wire, raw octets,
 //! durations and regular expressions. Each also describes itself in the JSON Schema.
 
+#[cfg(feature = "schema")]
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+#[cfg(feature = "schema")]
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -26,6 +28,7 @@ impl<'de> Deserialize<'de> for DurationValue {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for DurationValue {
     fn schema_name() -> Cow<'static, str> {
         "Duration".into()
@@ -59,6 +62,7 @@ impl<'de> Deserialize<'de> for RegexValue {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for RegexValue {
     fn schema_name() -> Cow<'static, str> {
         "Regex".into()
@@ -84,6 +88,7 @@ impl<'de> Deserialize<'de> for BytesRegexValue {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for BytesRegexValue {
     fn schema_name() -> Cow<'static, str> {
         "Regex".into()
@@ -137,6 +142,7 @@ impl<'de> Deserialize<'de> for ReplyText {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for ReplyText {
     fn schema_name() -> Cow<'static, str> {
         "ReplyText".into()
@@ -160,7 +166,8 @@ authenticated user name; empty before AUTH), {peer-ip} (the client's address), {
 random letters and digits) and, at the end of data, {queue-id} (the stored message's id).";
 
 /// The structured form.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct StructuredReply {
     code: u16,
@@ -296,6 +303,7 @@ impl<'de> Deserialize<'de> for ReplyValue {
     }
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for ReplyValue {
     fn schema_name() -> Cow<'static, str> {
         "Reply".into()
@@ -358,6 +366,7 @@ fn hex_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<Vec<u8>, A::Error> {
 }
 
 /// The schema of `{hex: ...}`.
+#[cfg(feature = "schema")]
 fn hex_schema() -> serde_json::Value {
     serde_json::json!({"type": "object", "properties": {"hex": {"type": "string", "pattern": "^[0-9A-Fa-f\\s]*$"}}, "required": ["hex"], "additionalProperties": false})
 }
@@ -383,6 +392,7 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .collect()
 }
 
+#[cfg(feature = "schema")]
 impl JsonSchema for RawValue {
     fn schema_name() -> Cow<'static, str> {
         "Raw".into()
