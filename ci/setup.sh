@@ -12,6 +12,9 @@ command -v swaks >/dev/null || need+=(swaks)
 command -v msmtp >/dev/null || need+=(msmtp)
 # A mail reader for the --store Maildir (fake-server/tests/stored_mail.rs).
 command -v s-nail >/dev/null || need+=(s-nail)
+# bash runs the completion script, man renders the manual pages (fake-server/tests/cli.rs).
+command -v bash >/dev/null || need+=(bash)
+command -v man >/dev/null || need+=(man-db)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 # Headless Chromium for the HTML report's browser test (fake-server/tests/report_html.rs),

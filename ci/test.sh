@@ -19,7 +19,7 @@ fi
 # `default-features = false` builds none of the binary's dependencies.
 cargo check -p fake-server --no-default-features --lib --locked
 lib_tree=$(cargo tree -p fake-server --no-default-features -e normal --locked --prefix none --format '{p}')
-cli_only=$(grep -E '^(clap|mimalloc|schemars|tracing-subscriber) ' <<<"$lib_tree" || true)
+cli_only=$(grep -E '^(clap|clap_complete|clap_mangen|mimalloc|schemars|tracing-subscriber) ' <<<"$lib_tree" || true)
 if [ -n "$cli_only" ]; then
   echo "the fake-server library without default features pulls in CLI-only crates:" >&2
   sort -u <<<"$cli_only" >&2

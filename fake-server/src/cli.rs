@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fake_server::duration::parse_duration;
 use fake_server::tls::{CertificateChoice, TlsSetup};
@@ -19,7 +20,12 @@ use smtp_protocol::session::{AuthConfig, AuthUser};
     about = "A scriptable fake SMTP server and local mail sink",
     long_about = "A scriptable fake SMTP server and local mail sink.\n\n\
         With no scenario it is a correct RFC 5321 server that accepts every sender and \
-        recipient and keeps every message with the transcript of its session."
+        recipient and keeps every message with the transcript of its session.\n\n\
+        Every option of `serve` and `run` can also be set in the environment as \
+        FAKE_SMTP_<OPTION> (FAKE_SMTP_MAX_MESSAGES=50; shown as [env: ...] in each command's \
+        --help); a flag on the command line beats the environment. Flags take true or false \
+        (also 1/0, yes/no, on/off); an option that may be repeated takes one value from the \
+        environment, except FAKE_SMTP_SMTP, a comma-separated list of addresses."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,6 +52,41 @@ pub enum Command {
     Suites,
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
+    /// Print a shell completion script: `fake-smtp completions bash > /etc/bash_completion.d/fake-smtp`
+    /// (zsh: into a directory on $fpath as `_fake-smtp`; fish: ~/.config/fish/completions/).
+    Completions {
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Write the manual pages (fake-smtp.1, fake-smtp-serve.1, ...) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// The shells `fake-smtp completions` writes for.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    #[value(name = "powershell")]
+    PowerShell,
+}
+
+impl CompletionShell {
+    pub fn generator(self) -> clap_complete::Shell {
+        match self {
+            CompletionShell::Bash => clap_complete::Shell::Bash,
+            CompletionShell::Zsh => clap_complete::Shell::Zsh,
+            CompletionShell::Fish => clap_complete::Shell::Fish,
+            CompletionShell::Elvish => clap_complete::Shell::Elvish,
+            CompletionShell::PowerShell => clap_complete::Shell::PowerShell,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -63,26 +104,26 @@ pub enum BareLineEndsArg {
 pub struct ServeArgs {
     /// The scenario to play: a file or a built-in name (see `fake-smtp scenarios`). Prefix
     /// with a listener name (`smtp=FILE`) to give one listener its own.
-    #[arg(long, value_name = "[LISTENER=]FILE|NAME")]
+    #[arg(long, env = "FAKE_SMTP_SCENARIO", value_name = "[LISTENER=]FILE|NAME")]
     pub scenario: Vec<String>,
 
     /// Plain SMTP listener; repeat for several (for example 127.0.0.1:1025 and [::1]:1025),
     /// or `off`. Port 0 picks a free port (see --json for the one chosen).
-    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1025", value_parser = parse_optional_addr)]
+    #[arg(long, env = "FAKE_SMTP_SMTP", value_delimiter = ',', value_name = "ADDR|off", default_value = "127.0.0.1:1025", value_parser = parse_optional_addr)]
     pub smtp: Vec<OptionalAddr>,
 
     /// Submission listener (STARTTLS; RFC 6409), or `off`.
-    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1587", value_parser = parse_optional_addr)]
+    #[arg(long, env = "FAKE_SMTP_SUBMISSION", value_name = "ADDR|off", default_value = "127.0.0.1:1587", value_parser = parse_optional_addr)]
     pub submission: OptionalAddr,
 
     /// Implicit-TLS submission listener (RFC 8314), or `off`.
-    #[arg(long, value_name = "ADDR|off", default_value = "127.0.0.1:1465", value_parser = parse_optional_addr)]
+    #[arg(long, env = "FAKE_SMTP_SMTPS", value_name = "ADDR|off", default_value = "127.0.0.1:1465", value_parser = parse_optional_addr)]
     pub smtps: OptionalAddr,
 
     /// Where the local CA is kept (default: $FAKE_SMTP_DATA_DIR, else
     /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp; when that cannot be written,
     /// a CA in memory for this run, with a warning).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "FAKE_SMTP_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     #[command(flatten)]
@@ -93,22 +134,27 @@ pub struct ServeArgs {
 
     /// Print one JSON object per line on stdout: a `listening` event per listener, then one
     /// per accepted message and per finished session.
-    #[arg(long)]
+    #[arg(long, env = "FAKE_SMTP_JSON", value_parser = BoolishValueParser::new())]
     pub json: bool,
 
     /// On SIGINT or SIGTERM, how long open sessions may finish before they get 421.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "FAKE_SMTP_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
     /// Worker threads: 1 runs everything on one thread (an event loop like smtp-sink's);
     /// 0 means one per CPU.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, env = "FAKE_SMTP_THREADS", value_name = "N", default_value_t = 1)]
     pub threads: usize,
 
     /// With --threads 1: microseconds to keep polling before the event loop sleeps, so that
     /// busy clients need not wake it (adaptive: it backs off when spins find no work); 0 never
     /// spins.
-    #[arg(long, value_name = "MICROSECONDS", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_IDLE_SPIN_US",
+        value_name = "MICROSECONDS",
+        default_value_t = 20
+    )]
     pub idle_spin_us: u64,
 }
 
@@ -117,28 +163,28 @@ pub struct ServeArgs {
 pub struct RunArgs {
     /// A scenario to play to the client (a file or a built-in name); repeat to run the
     /// client once per scenario. Without any (and without --suite), the default.
-    #[arg(long, value_name = "FILE|NAME")]
+    #[arg(long, env = "FAKE_SMTP_SCENARIO", value_name = "FILE|NAME")]
     pub scenario: Vec<String>,
 
     /// A suite of scenarios (see `fake-smtp suites`): the client runs once per scenario.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "FAKE_SMTP_SUITE", value_name = "NAME")]
     pub suite: Vec<String>,
 
     /// What the run must show besides a client that follows the RFCs, as KEY=VALUE:
     /// messages=N, sender=ADDR, recipient=ADDR, header=NAME:REGEX, body=TEXT,
     /// attachment=NAME, exit-code=zero|non-zero|N, pass=CHECK-ID, max-duration=DURATION.
     /// Repeatable; added to each scenario's own `expect:` block.
-    #[arg(long, value_name = "KEY=VALUE")]
+    #[arg(long, env = "FAKE_SMTP_EXPECT", value_name = "KEY=VALUE")]
     pub expect: Vec<String>,
 
     /// How long the client may run (then it is killed, with its process group, and the
     /// run fails).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "FAKE_SMTP_TIMEOUT", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
 
     /// Keep the local CA in this directory (default: a new CA in memory for each run; its
     /// certificate is given to the client as $SMTP_CA_FILE).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "FAKE_SMTP_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     #[command(flatten)]
@@ -179,22 +225,22 @@ impl FailOn {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Write the report as JSON (format: docs/report.schema.json).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "FAKE_SMTP_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
 
     /// Write the report as JUnit XML (one testcase per check per session, and per
     /// expectation), for CI test views.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "FAKE_SMTP_JUNIT", value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
     /// Write the report as one self-contained HTML page (each session as a sequence diagram).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "FAKE_SMTP_HTML", value_name = "FILE")]
     pub html: Option<PathBuf>,
 
     /// The level at which client checks fail the run (the exit status is 1): must (failed
     /// checks), should (also SHOULD-level warnings), may (any warning). With `serve`, set
     /// it to make the exit status report failures.
-    #[arg(long, value_enum, value_name = "LEVEL")]
+    #[arg(long, env = "FAKE_SMTP_FAIL_ON", value_enum, value_name = "LEVEL")]
     pub fail_on: Option<FailOn>,
 }
 
@@ -225,110 +271,140 @@ impl ReportArgs {
 pub struct ServerOptions {
     /// Offer STARTTLS on the plain SMTP listeners too (they are plain by default, so that
     /// every client's default settings work against a local sink).
-    #[arg(long)]
+    #[arg(long, env = "FAKE_SMTP_SMTP_STARTTLS", value_parser = BoolishValueParser::new())]
     pub smtp_starttls: bool,
 
     /// Also write the CA certificate clients must trust to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, env = "FAKE_SMTP_CA_OUT", value_name = "FILE")]
     pub ca_out: Option<PathBuf>,
 
     /// Present this certificate chain (PEM) instead of a generated one; needs --tls-key.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
     pub tls_cert: Option<PathBuf>,
 
     /// The private key (PEM) of --tls-cert.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
     pub tls_key: Option<PathBuf>,
 
     /// Offer PLAIN, LOGIN, XOAUTH2 and OAUTHBEARER before STARTTLS too (RFC 4954 advises
     /// against it; for old clients on a local sink).
-    #[arg(long)]
+    #[arg(long, env = "FAKE_SMTP_AUTH_IN_CLEARTEXT", value_parser = BoolishValueParser::new())]
     pub auth_in_cleartext: bool,
 
     /// A user for AUTH, as NAME:PASSWORD (repeatable). Without any, every name with any
     /// password or token is accepted, and SCRAM is not offered.
-    #[arg(long, value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    #[arg(long, env = "FAKE_SMTP_AUTH_USER", value_name = "NAME:PASSWORD", value_parser = parse_user)]
     pub auth_user: Vec<AuthUser>,
 
     /// Another DNS name or IP address for the generated certificate (repeatable).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, env = "FAKE_SMTP_TLS_NAME", value_name = "NAME")]
     pub tls_name: Vec<String>,
 
     /// Also write each message to this Maildir, fsynced before the 250: DIR/new/ for mail
     /// readers (LF line ends, Return-Path and one X-Original-To per envelope recipient, Bcc
     /// included), the octets exactly as received in DIR/raw/<queue id>.eml, and every
     /// session's transcript as JSON in DIR/sessions/. Without it, mail is only in memory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "FAKE_SMTP_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
 
     /// The server's name in the greeting, the EHLO reply and the trace header.
-    #[arg(long, value_name = "NAME", default_value = "localhost")]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_HOSTNAME",
+        value_name = "NAME",
+        default_value = "localhost"
+    )]
     pub hostname: String,
 
     /// Largest message accepted, in octets (advertised as SIZE; 0 means no limit).
-    #[arg(long, value_name = "OCTETS", default_value_t = 10 * 1024 * 1024)]
+    #[arg(long, env = "FAKE_SMTP_MAX_MESSAGE_SIZE", value_name = "OCTETS", default_value_t = 10 * 1024 * 1024)]
     pub max_message_size: u64,
 
     /// Recipients per message (RCPT beyond it gets 452 4.5.3).
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(100..))]
+    #[arg(long, env = "FAKE_SMTP_MAX_RECIPIENTS", value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(100..))]
     pub max_recipients: u32,
 
     /// Messages kept in memory; the oldest are dropped beyond it.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_MAX_MESSAGES",
+        value_name = "N",
+        default_value_t = 1000
+    )]
     pub max_messages: usize,
 
     /// Memory for kept messages and session records (content, transcripts, check results),
     /// in octets or with a unit (KiB, MiB, GiB; K, M, G are the same): the oldest are dropped
     /// beyond it, an `evicted` event says which. Files in --store are never dropped.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
+    #[arg(long, env = "FAKE_SMTP_MAX_MEMORY", value_name = "SIZE", default_value = "256MiB", value_parser = parse_size)]
     pub max_memory: usize,
 
     /// Simultaneous connections; more get 421 4.3.2.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_MAX_CONNECTIONS",
+        value_name = "N",
+        default_value_t = 1000
+    )]
     pub max_connections: usize,
 
     /// Simultaneous connections from one client address (an IPv6 /64), so that one address
     /// cannot lock out the rest; more get 421 4.7.0. 0: only --max-connections applies.
-    #[arg(long, value_name = "N", default_value_t = fake_server::server::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    #[arg(long, env = "FAKE_SMTP_MAX_CONNECTIONS_PER_IP", value_name = "N", default_value_t = fake_server::server::DEFAULT_MAX_CONNECTIONS_PER_IP)]
     pub max_connections_per_ip: usize,
 
     /// Time allowed for a whole command line (or SASL response), from the previous one or
     /// the server's last reply: octets trickled without a line end do not extend it (RFC 5321
     /// 4.5.3.2.7 asks for at least 5m).
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, env = "FAKE_SMTP_COMMAND_TIMEOUT", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub command_timeout: Duration,
 
     /// Idle time allowed while receiving message content (DATA, BDAT); it restarts with
     /// every read (RFC 5321 4.5.3.2.5: 3m per data block).
-    #[arg(long, value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
+    #[arg(long, env = "FAKE_SMTP_DATA_TIMEOUT", value_name = "DURATION", default_value = "3m", value_parser = parse_duration)]
     pub data_timeout: Duration,
 
     /// Octets per second message content must average after a grace period equal to
     /// --data-timeout (the grace plus one second per RATE octets received); slower transfers
     /// get 421 4.4.2. 0 turns it off.
-    #[arg(long, value_name = "RATE", default_value_t = fake_server::server::DEFAULT_MIN_DATA_RATE)]
+    #[arg(long, env = "FAKE_SMTP_MIN_DATA_RATE", value_name = "RATE", default_value_t = fake_server::server::DEFAULT_MIN_DATA_RATE)]
     pub min_data_rate: u64,
 
     /// Time allowed for a TLS handshake (implicit TLS and STARTTLS).
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "FAKE_SMTP_TLS_HANDSHAKE_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub tls_handshake_timeout: Duration,
 
     /// What to do with message content containing a bare CR or LF.
-    #[arg(long, value_enum, default_value = "reject-lookalikes")]
+    #[arg(
+        long,
+        env = "FAKE_SMTP_BARE_LINE_ENDS",
+        value_enum,
+        default_value = "reject-lookalikes"
+    )]
     pub bare_line_ends: BareLineEndsArg,
 
     /// Keep AUTH passwords and tokens in session transcripts (stored, printed, reported) as
     /// the client sent them. By default they are redacted once the session is judged: the
     /// user name and a fingerprint (the first 8 hex digits of the secret's SHA-256) stay.
-    #[arg(long)]
+    #[arg(long, env = "FAKE_SMTP_RECORD_SECRETS", value_parser = BoolishValueParser::new())]
     pub record_secrets: bool,
 
     /// Judge every session and message against the client checks (docs/checks.md).
-    #[arg(long, value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
+    #[arg(long, env = "FAKE_SMTP_CHECKS", value_name = "on|off", default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     pub checks: bool,
 
     /// Log only warnings and errors on stderr.
-    #[arg(short, long)]
+    #[arg(short, long, env = "FAKE_SMTP_QUIET", value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 }
 
@@ -578,4 +654,60 @@ fn human_size(octets: usize) -> String {
         n if n >= KIB => format!("{} KiB", n / KIB),
         n => format!("{n} octets"),
     }
+}
+
+impl Cli {
+    /// Parses the command line and the `FAKE_SMTP_*` environment, exiting as clap does on an
+    /// error (status 2). A bad value that came from the environment is reported with the
+    /// variable's name: clap itself names only the flag, which the user never typed.
+    pub fn parse_or_exit() -> Cli {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        match Cli::try_parse_from(&args) {
+            Ok(cli) => cli,
+            Err(error) => match env_source_of(&error, &args) {
+                Some(variable) => {
+                    let rendered = error.to_string();
+                    let first = rendered.lines().next().unwrap_or_default();
+                    let reason = first.strip_prefix("error: ").unwrap_or(first);
+                    eprintln!("error: environment variable {variable}: {reason}");
+                    std::process::exit(2);
+                }
+                None => error.exit(),
+            },
+        }
+    }
+}
+
+/// The environment variable a refused value came from: the refused option has one, it is
+/// set, and the option is not on the command line (a flag beats the environment).
+fn env_source_of(error: &clap::Error, args: &[std::ffi::OsString]) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(shown)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    // "--max-messages <N>" or "--quiet"
+    let long = shown.strip_prefix("--")?.split([' ', '=']).next()?;
+    let command = <Cli as clap::CommandFactory>::command();
+    let arg = command
+        .get_subcommands()
+        .flat_map(|sub| sub.get_arguments())
+        .find(|arg| arg.get_long() == Some(long))?;
+    let on_command_line = args.iter().filter_map(|a| a.to_str()).any(|a| {
+        a.strip_prefix("--")
+            .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+            || arg.get_short().is_some_and(|short| {
+                a.starts_with('-') && !a.starts_with("--") && a.contains(short)
+            })
+    });
+    if on_command_line {
+        return None;
+    }
+    let variable = arg.get_env()?.to_str()?.to_owned();
+    std::env::var_os(&variable).map(|_| variable)
 }

@@ -14,10 +14,23 @@ fn fake_smtp(args: &[&str]) -> Child {
     if args.first() == Some(&"serve") && !args.contains(&"--submission") {
         args.extend(["--submission", "off", "--smtps", "off"]);
     }
+    fake_smtp_with_env(&args, &[])
+}
+
+/// [`fake_smtp`]'s command with `env` set, and no other `FAKE_SMTP_*` variable from the
+/// environment the tests run in (every option can be set that way).
+fn fake_smtp_with_env(args: &[&str], env: &[(&str, &str)]) -> Child {
     let data_dir = std::env::temp_dir().join(format!("fake-smtp-cli-ca-{}", std::process::id()));
-    Command::new(env!("CARGO_BIN_EXE_fake-smtp"))
-        .args(&args)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fake-smtp"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FAKE_SMTP_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .args(args)
         .env("FAKE_SMTP_DATA_DIR", data_dir)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -754,5 +767,187 @@ fn serve_says_at_start_where_mail_goes() {
     for layout in ["/new/", "/raw/<id>.eml", "/sessions/", "s-nail -f"] {
         assert!(line.contains(layout), "{layout}: {line}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Reads the greeting of the server at `address`.
+fn greeting(address: SocketAddr) -> String {
+    let stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .expect("greeting");
+    line
+}
+
+#[test]
+fn every_option_can_come_from_the_environment_and_a_flag_beats_it() {
+    let env = [
+        ("FAKE_SMTP_SMTP", "127.0.0.1:0,127.0.0.1:0"),
+        ("FAKE_SMTP_SUBMISSION", "off"),
+        ("FAKE_SMTP_SMTPS", "off"),
+        ("FAKE_SMTP_JSON", "true"),
+        ("FAKE_SMTP_QUIET", "1"),
+        ("FAKE_SMTP_HOSTNAME", "from-env.example"),
+    ];
+    // Two plain listeners (the comma-separated list), JSON events and the name, all from
+    // the environment.
+    let mut child = fake_smtp_with_env(&["serve"], &env);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = listening_address(&mut lines);
+    let second = listening_address(&mut lines);
+    assert_ne!(first, second);
+    assert!(
+        greeting(first).starts_with("220 from-env.example "),
+        "{}",
+        greeting(first)
+    );
+    terminate(&child);
+    assert_eq!(child_wait(child), Some(0));
+
+    // A flag on the command line wins over its variable.
+    let mut child = fake_smtp_with_env(&["serve", "--hostname", "from-flag.example"], &env);
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let address = listening_address(&mut lines);
+    let line = greeting(address);
+    assert!(line.starts_with("220 from-flag.example "), "{line}");
+    terminate(&child);
+    assert_eq!(child_wait(child), Some(0));
+}
+
+#[test]
+fn a_bad_value_in_the_environment_exits_2_naming_the_variable() {
+    for (name, value) in [
+        ("FAKE_SMTP_MAX_MESSAGES", "many"),
+        ("FAKE_SMTP_QUIET", "perhaps"),
+        ("FAKE_SMTP_CHECKS", "sometimes"),
+        ("FAKE_SMTP_COMMAND_TIMEOUT", "5 parsecs"),
+    ] {
+        let child = fake_smtp_with_env(&["serve", "--smtp", "127.0.0.1:0"], &[(name, value)]);
+        let output = child.wait_with_output().expect("wait");
+        assert_eq!(output.status.code(), Some(2), "{name}={value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{name}={value}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!(
+                "error: environment variable {name}: invalid value '{value}'"
+            )),
+            "{stderr}"
+        );
+    }
+    // The same value given as the flag is the flag's error, as clap words it.
+    let child = fake_smtp_with_env(
+        &["serve", "--smtp", "127.0.0.1:0", "--max-messages", "many"],
+        &[("FAKE_SMTP_MAX_MESSAGES", "many")],
+    );
+    let output = child.wait_with_output().expect("wait");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: invalid value 'many' for '--max-messages <N>'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_names_each_option_s_variable() {
+    for command in ["serve", "run"] {
+        let output = run(&[command, "--help"]);
+        let help = String::from_utf8_lossy(&output.stdout);
+        for variable in [
+            "FAKE_SMTP_SCENARIO",
+            "FAKE_SMTP_MAX_MESSAGES",
+            "FAKE_SMTP_STORE",
+            "FAKE_SMTP_CHECKS",
+            "FAKE_SMTP_REPORT",
+            "FAKE_SMTP_QUIET",
+        ] {
+            assert!(
+                help.contains(&format!("[env: {variable}=]")),
+                "{command} --help lacks {variable}"
+            );
+        }
+    }
+}
+
+/// Asks bash (a real one) what the `fake-smtp completions bash` script offers for `words`,
+/// the last being the word under the cursor.
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let current = words.last().copied().unwrap_or_default();
+    let previous = words[words.len().saturating_sub(2)];
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _fake__smtp fake-smtp '{current}' '{previous}'; \
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let output = Command::new("bash")
+        .args(["-c", &program])
+        .output()
+        .expect("bash must be installed");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_commands_options_and_their_values() {
+    let output = run(&["completions", "bash"]);
+    assert_eq!(output.status.code(), Some(0));
+    let script = std::env::temp_dir().join(format!("fake-smtp-{}.bash", std::process::id()));
+    std::fs::write(&script, &output.stdout).expect("write the script");
+    assert_eq!(bash_completes(&script, &["fake-smtp", "se"]), ["serve"]);
+    // Options of a subcommand (clap-rs/clap#6421 broke these for hyphenated names).
+    assert_eq!(
+        bash_completes(&script, &["fake-smtp", "serve", "--max-m"]),
+        ["--max-message-size", "--max-messages", "--max-memory"]
+    );
+    assert_eq!(
+        bash_completes(&script, &["fake-smtp", "run", "--fail-on", ""]),
+        ["must", "should", "may"]
+    );
+    let _ = std::fs::remove_file(&script);
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let output = run(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(text.contains("max-messages"), "{shell}: {text}");
+    }
+    assert_eq!(run(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn manual_pages_render_with_man() {
+    let dir = std::env::temp_dir().join(format!("fake-smtp-man-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let output = run(&["manpages", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    for page in [
+        "fake-smtp.1",
+        "fake-smtp-serve.1",
+        "fake-smtp-run.1",
+        "fake-smtp-check.1",
+    ] {
+        assert!(dir.join(page).is_file(), "{page} is missing");
+    }
+    // man(1) itself renders the serve page: its options and their variables are there.
+    let rendered = Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(dir.join("fake-smtp-serve.1"))
+        .env("MANWIDTH", "200")
+        .output()
+        .expect("man must be installed (ci/setup.sh installs man-db)");
+    assert!(rendered.status.success(), "{rendered:?}");
+    let text = String::from_utf8_lossy(&rendered.stdout);
+    assert!(text.contains("--max-messages"), "{text}");
+    assert!(text.contains("FAKE_SMTP_MAX_MESSAGES"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@ macro_rules! builtins {
     ($($name:literal),* $(,)?) => {
         /// Every built-in scenario: (name, YAML text).
         pub const BUILTIN: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../../scenarios/", $name, ".yaml")))),*
+            $(($name, include_str!(concat!("../../scenarios/", $name, ".yaml")))),*
         ];
     };
 }
