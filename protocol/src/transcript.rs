@@ -190,8 +190,9 @@ pub enum Event {
 impl Transcript {
     pub fn new() -> Transcript {
         Transcript {
-            // A plain one-message session fits without growing.
-            head: Vec::with_capacity(32),
+            // Small, so that an idle connection costs little (ci/bench.sh row I); a
+            // one-message session grows it twice.
+            head: Vec::with_capacity(8),
             ..Transcript::default()
         }
     }

@@ -7,13 +7,13 @@ use std::time::{Duration, SystemTime};
 
 use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig, TlsDetails};
 use smtp_protocol::transcript::Transcript;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::deadline::{Deadlines, Expiry};
 use super::shutdown::Stage;
-use super::stream::Connection;
+use super::stream::{Connection, ReadOutcome, ReadState};
 use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage, SESSION_IDS_KEPT};
 use smtp_conformance::Report;
 
@@ -63,9 +63,6 @@ impl std::fmt::Debug for ListenerContext {
     }
 }
 
-/// Octets read per system call; commands and pipelined groups fit easily.
-const READ_BUFFER: usize = 8 * 1024;
-
 /// Runs one session to its end, then records it. `tls` is set when the connection is
 /// already TLS (implicit TLS).
 pub async fn drive(
@@ -110,7 +107,7 @@ pub async fn drive(
             &format!("certificate presented: {invalid}"),
         );
     }
-    let mut buffer = vec![0u8; READ_BUFFER];
+    let mut reading = ReadState::default();
     let mut messages = std::collections::VecDeque::new();
     let mut message_count = 0u64;
     // Messages stored and acknowledged, judged once their 250 is written (the checks never
@@ -145,7 +142,9 @@ pub async fn drive(
                 }
                 Action::Store(message) => {
                     let since = Instant::now();
-                    let result = ctx.mailbox.store(*message, &origin).await;
+                    // Boxed, like the other rare or bulky awaits below: an await's state is part of
+                    // every connection's task for its whole life (ci/bench.sh row I).
+                    let result = Box::pin(ctx.mailbox.store(*message, &origin)).await;
                     deadlines.resumed(since, Instant::now());
                     let result = result.map(|stored| {
                         message_count += 1;
@@ -162,7 +161,14 @@ pub async fn drive(
                 Action::Wait(duration) => {
                     let since = Instant::now();
                     let deadline = since + duration;
-                    wait_reading(&mut session, &mut stream, &mut buffer, deadline, elapsed).await;
+                    Box::pin(wait_reading(
+                        &mut session,
+                        &mut stream,
+                        &mut reading,
+                        deadline,
+                        elapsed,
+                    ))
+                    .await;
                     // The client waited for the server: its time starts again now.
                     deadlines.resumed(since, Instant::now());
                     session.resume(elapsed());
@@ -171,8 +177,7 @@ pub async fn drive(
                     let since = Instant::now();
                     let result = match &ctx.tls {
                         Some(tls) => {
-                            stream
-                                .start_tls(&tls.acceptor(), ctx.tls_handshake_timeout)
+                            Box::pin(stream.start_tls(&tls.acceptor(), ctx.tls_handshake_timeout))
                                 .await
                         }
                         None => Err("no TLS configured on this listener".to_owned()),
@@ -244,14 +249,17 @@ pub async fn drive(
                     idle.as_mut().reset(due);
                 }
             }
-            read = stream.read(&mut buffer) => {
+            ready = stream.ready(&mut reading) => {
                 let now = Instant::now();
+                let read = ready.and_then(|()| {
+                    stream.read_ready(&mut reading, |octets| {
+                        deadlines.received(now, octets, transferring);
+                        session.receive(elapsed(), octets);
+                    })
+                });
                 match read {
-                    Ok(0) => session.peer_closed(elapsed()),
-                    Ok(n) => {
-                        deadlines.received(now, &buffer[..n], transferring);
-                        session.receive(elapsed(), &buffer[..n]);
-                    }
+                    Ok(ReadOutcome::Data | ReadOutcome::Nothing) => {}
+                    Ok(ReadOutcome::Closed) => session.peer_closed(elapsed()),
                     Err(error) => session.connection_lost(elapsed(), &error.to_string()),
                 }
                 // The timer is moved lazily (when it fires) to save a timer update per read;
@@ -281,21 +289,20 @@ pub async fn drive(
         redact_secrets(&mut transcript, &mut checks);
     }
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
-    ctx.mailbox
-        .finish_session(SessionRecord {
-            id,
-            listener: Arc::clone(&ctx.name),
-            peer,
-            local,
-            started_at,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            message_count,
-            messages: messages.into(),
-            close_reason,
-            transcript,
-            checks,
-        })
-        .await;
+    Box::pin(ctx.mailbox.finish_session(SessionRecord {
+        id,
+        listener: Arc::clone(&ctx.name),
+        peer,
+        local,
+        started_at,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        message_count,
+        messages: messages.into(),
+        close_reason,
+        transcript,
+        checks,
+    }))
+    .await;
 }
 
 /// Redacts the AUTH secrets of a judged session: in its transcript, and in the evidence its
@@ -375,7 +382,7 @@ const WAIT_READ_LIMIT: usize = 64 * 1024;
 async fn wait_reading(
     session: &mut Session<Box<dyn Policy>>,
     stream: &mut Connection,
-    buffer: &mut [u8],
+    reading: &mut ReadState,
     deadline: Instant,
     elapsed: impl Fn() -> Duration,
 ) {
@@ -387,17 +394,22 @@ async fn wait_reading(
         }
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => return,
-            read = stream.read(buffer) => match read {
-                Ok(0) => {
-                    open = false;
-                    session.peer_closed(elapsed());
+            ready = stream.ready(reading) => {
+                let read = ready.and_then(|()| {
+                    stream.read_ready(reading, |octets| session.receive(elapsed(), octets))
+                });
+                match read {
+                    Ok(ReadOutcome::Data | ReadOutcome::Nothing) => {}
+                    Ok(ReadOutcome::Closed) => {
+                        open = false;
+                        session.peer_closed(elapsed());
+                    }
+                    Err(error) => {
+                        open = false;
+                        session.connection_lost(elapsed(), &error.to_string());
+                    }
                 }
-                Ok(n) => session.receive(elapsed(), &buffer[..n]),
-                Err(error) => {
-                    open = false;
-                    session.connection_lost(elapsed(), &error.to_string());
-                }
-            },
+            }
         }
     }
 }

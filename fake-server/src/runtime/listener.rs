@@ -146,11 +146,15 @@ fn admit(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ListenerContext>, limits
             let id = limits.next_session.fetch_add(1, Ordering::Relaxed) + 1;
             let local = local_of(&stream);
             let guard = limits.tracker.enter();
-            tokio::spawn(async move {
+            let fut = async move {
                 serve(stream, peer, local, id, &ctx).await;
                 drop(guard);
                 drop(address_guard);
-            });
+            };
+            if std::env::var_os("SIZE_PROBE").is_some() {
+                eprintln!("SIZEPROBE task={}", std::mem::size_of_val(&fut));
+            }
+            tokio::spawn(fut);
         }
         Err(refusal) => {
             let limits = Arc::clone(limits);
@@ -176,6 +180,19 @@ async fn serve(
     if !ctx.implicit_tls {
         return drive(Connection::Plain(stream), peer, local, id, ctx, None).await;
     }
+    // The handshake's state lives in a box of its own: in place, it would make every plain
+    // connection's task as large as a TLS handshake.
+    Box::pin(serve_implicit_tls(stream, peer, local, id, ctx)).await;
+}
+
+/// [`serve`] on an implicit-TLS listener.
+async fn serve_implicit_tls(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    id: u64,
+    ctx: &ListenerContext,
+) {
     let Some(tls) = &ctx.tls else {
         return;
     };
