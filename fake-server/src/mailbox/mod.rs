@@ -497,7 +497,9 @@ impl Mailbox {
         };
         if let Some(maildir) = &self.maildir {
             let session_file = self.session_file(origin.session_id);
-            stored = write_to_disk(maildir.clone(), stored, session_file).await?;
+            // Boxed: in place, the disk write's state would make every connection's task
+            // larger for its whole life (the memory-only path has no await at all).
+            stored = Box::pin(write_to_disk(maildir.clone(), stored, session_file)).await?;
         }
         let stored = Arc::new(stored);
         let evicted = {

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use smtp_protocol::session::{CloseMode, TlsDetails};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -133,7 +133,9 @@ impl Connection {
     /// taken in the poll that completes it.
     pub async fn ready(&mut self, state: &mut ReadState) -> io::Result<()> {
         match self {
-            Connection::Plain(tcp) => tcp.readable().await,
+            // poll_read_ready keeps one waker slot per direction, as poll_read does (the
+            // `readable()` future queues a waiter per call).
+            Connection::Plain(tcp) => std::future::poll_fn(|cx| tcp.poll_read_ready(cx)).await,
             Connection::Tls(tls) => {
                 if state.tls_filled != Some(0) {
                     return Ok(());
@@ -167,19 +169,31 @@ impl Connection {
         take: impl FnOnce(&[u8]),
     ) -> io::Result<ReadOutcome> {
         match self {
-            Connection::Plain(tcp) => {
-                PLAIN_READ_BUFFER.with_borrow_mut(|buffer| match tcp.try_read(buffer) {
-                    Ok(0) => Ok(ReadOutcome::Closed),
-                    Ok(n) => {
+            Connection::Plain(tcp) => PLAIN_READ_BUFFER.with_borrow_mut(|buffer| {
+                let mut read = None;
+                let result = tcp.try_io(Interest::READABLE, || {
+                    let n = tcp.try_read(buffer)?;
+                    read = Some(n);
+                    // A short read drained the socket: answering "would block" makes tokio
+                    // clear the readiness it saw before this read (as its own poll_read does
+                    // after a short read), so the next wait sleeps at once instead of costing a
+                    // recv that finds nothing. Readiness that came after is kept.
+                    if n > 0 && n < buffer.len() {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    } else {
+                        Ok(n)
+                    }
+                });
+                match (read, result) {
+                    (Some(0), _) => Ok(ReadOutcome::Closed),
+                    (Some(n), _) => {
                         take(&buffer[..n]);
                         Ok(ReadOutcome::Data)
                     }
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        Ok(ReadOutcome::Nothing)
-                    }
-                    Err(error) => Err(error),
-                })
-            }
+                    (None, Err(error)) if error.kind() != io::ErrorKind::WouldBlock => Err(error),
+                    (None, _) => Ok(ReadOutcome::Nothing),
+                }
+            }),
             Connection::Tls(_) => match state.tls_filled {
                 None => Ok(ReadOutcome::Closed),
                 Some(0) => Ok(ReadOutcome::Nothing),
