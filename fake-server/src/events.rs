@@ -143,32 +143,47 @@ impl ServerEvent {
         let Ok(json) = serde_json::to_string(self) else {
             return String::new();
         };
-        let time = format!(",\"time\":\"{}\"", rfc3339(at));
         // `{"event":"<name>"`: the tag comes first and its kebab-case name has no quote.
         let name_end = json
             .strip_prefix("{\"event\":\"")
             .and_then(|rest| rest.find('"'))
             .map(|end| "{\"event\":\"".len() + end + 1);
-        match name_end {
-            Some(at) => format!("{}{time}{}", &json[..at], &json[at..]),
-            None => json,
-        }
+        let Some(name_end) = name_end else {
+            return json;
+        };
+        // One allocation for the line (this runs once per message with --json).
+        let mut line = String::with_capacity(json.len() + 40);
+        line.push_str(&json[..name_end]);
+        line.push_str(",\"time\":\"");
+        write_rfc3339(&mut line, at);
+        line.push('"');
+        line.push_str(&json[name_end..]);
+        line
     }
 }
 
 /// A time as RFC 3339 in UTC with milliseconds (`2026-11-30T06:41:26.123Z`).
 pub fn rfc3339(time: SystemTime) -> String {
+    let mut text = String::with_capacity(24);
+    write_rfc3339(&mut text, time);
+    text
+}
+
+fn write_rfc3339(out: &mut String, time: SystemTime) {
+    use std::fmt::Write;
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since.as_secs();
     let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
     let of_day = seconds % 86_400;
-    format!(
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         of_day / 3600,
         of_day / 60 % 60,
         of_day % 60,
         since.subsec_millis()
-    )
+    );
 }
 
 /// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
