@@ -52,6 +52,16 @@ pub enum Command {
     Suites,
     /// Print the JSON Schema of the scenario format (for editors).
     Schema,
+    /// Check that a server answers: connect to ADDR, expect a 220 greeting, say QUIT (exit 0
+    /// when it answered, 1 otherwise). For container health checks.
+    Health {
+        /// The plain SMTP listener to ask.
+        #[arg(value_name = "ADDR", default_value = "127.0.0.1:1025")]
+        address: SocketAddr,
+        /// How long to wait for the connection and the greeting.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
     /// Print a shell completion script: `fake-smtp completions bash > /etc/bash_completion.d/fake-smtp`
     /// (zsh: into a directory on $fpath as `_fake-smtp`; fish: ~/.config/fish/completions/).
     Completions {

@@ -52,10 +52,55 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Manpages { dir } => write_manpages(dir),
+        Command::Health { address, timeout } => health(*address, *timeout),
     };
     // Log lines and events still queued (output.rs) go out before the process ends.
     output::flush_all();
     code
+}
+
+/// `fake-smtp health ADDR`: a 220 greeting within `timeout` is healthy (exit 0); then QUIT.
+/// Plain std networking: no runtime to start for a probe that runs every few seconds.
+fn health(address: std::net::SocketAddr, timeout: std::time::Duration) -> ExitCode {
+    match greeting_of(address, timeout) {
+        Ok(greeting) if greeting.starts_with("220") => ExitCode::SUCCESS,
+        Ok(greeting) => {
+            eprintln!("fake-smtp health: {address} greeted with {greeting:?}, not 220");
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("fake-smtp health: {address}: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The first line a server at `address` sends; QUIT is said after it (best effort).
+fn greeting_of(
+    address: std::net::SocketAddr,
+    timeout: std::time::Duration,
+) -> std::io::Result<String> {
+    use std::io::{BufRead, BufReader};
+    let stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    let mut reader = BufReader::new(&stream);
+    let mut line = String::new();
+    // A multi-line greeting ends with "220 " (a space after the code).
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed before a greeting",
+            ));
+        }
+        if line.as_bytes().get(3) != Some(&b'-') {
+            break;
+        }
+    }
+    let _ = (&stream).write_all(b"QUIT\r\n");
+    Ok(line.trim_end().to_owned())
 }
 
 /// `fake-smtp manpages DIR` (used by ci/release.sh): one page per command, from clap.

@@ -951,3 +951,28 @@ fn manual_pages_render_with_man() {
     assert!(text.contains("FAKE_SMTP_MAX_MESSAGES"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn health_answers_0_for_a_greeting_server_and_1_otherwise() {
+    let (child, _lines, address) = serve_json(&[]);
+    let output = run(&["health", &address.to_string()]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    terminate(&child);
+    assert_eq!(child_wait(child), Some(0));
+
+    // A server that refuses service at the greeting is not healthy.
+    let (child, _lines, address) = serve_json(&["--scenario", "behaviours/greeting-554"]);
+    let output = run(&["health", &address.to_string()]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not 220"));
+    terminate(&child);
+    let _ = child_wait(child);
+
+    // Nothing listening: exit 1, one line.
+    let free = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = free.local_addr().expect("address");
+    drop(free);
+    let output = run(&["health", &closed.to_string(), "--timeout", "1s"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+}
