@@ -22,33 +22,72 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"${podman[@]}" build --quiet -f ci/container/Containerfile -t fake-smtp:test dist/ >/dev/null
+# docker format: the OCI image format has no HEALTHCHECK.
+"${podman[@]}" build --quiet --format docker -f ci/container/Containerfile -t fake-smtp:test dist/ >/dev/null
 size=$("${podman[@]}" image inspect fake-smtp:test --format '{{.Size}}')
 echo "container: image fake-smtp:test, $(awk -v s="$size" 'BEGIN {printf "%.1f MB", s / 1e6}')"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"${podman[@]}" run -d --name fake-smtp-test --network host \
-  -e FAKE_SMTP_SMTP="127.0.0.1:$port" -e FAKE_SMTP_SUBMISSION=off -e FAKE_SMTP_SMTPS=off \
-  fake-smtp:test >/dev/null
-for _ in $(seq 1 100); do
-  dist/fake-smtp health "127.0.0.1:$port" 2>/dev/null && break
-  sleep 0.1
-done
-SMTP_HOST=127.0.0.1 SMTP_PORT=$port python3 ci/examples/send_test_mail.py
-"${podman[@]}" exec fake-smtp-test /fake-smtp health "127.0.0.1:$port"
-"${podman[@]}" logs fake-smtp-test 2>&1 | grep -q "message accepted"
-"${podman[@]}" rm -f fake-smtp-test >/dev/null
-echo "container: a message went through, the health check passed"
+listen=(-e FAKE_SMTP_SMTP="127.0.0.1:$port" -e FAKE_SMTP_SUBMISSION=off -e FAKE_SMTP_SMTPS=off)
 
-# Read-only root file system, no volume: it must still serve (CA in memory, mail in memory).
-"${podman[@]}" run -d --name fake-smtp-ro --network host --read-only \
-  -e FAKE_SMTP_SMTP="127.0.0.1:$port" -e FAKE_SMTP_SUBMISSION=off -e FAKE_SMTP_SMTPS=off \
-  fake-smtp:test >/dev/null
-ok=0
-for _ in $(seq 1 100); do
-  if dist/fake-smtp health "127.0.0.1:$port" 2>/dev/null; then ok=1; break; fi
-  sleep 0.1
-done
-"${podman[@]}" rm -f fake-smtp-ro >/dev/null
+wait_healthy() {
+  for _ in $(seq 1 100); do
+    dist/fake-smtp health "127.0.0.1:$port" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# The image's file system, configuration and user, run without an engine: for machines where
+# podman builds but cannot run containers (this project's CI sandbox: crun may not set
+# rlimits there). Same binary, environment, user and command as the image.
+chroot_image() { # read-only(0|1) -> runs in the background, sets CHROOT_PID
+  local rootfs=$root/rootfs cid user
+  if [[ ! -d $rootfs ]]; then
+    mkdir -p "$rootfs"
+    cid=$("${podman[@]}" create fake-smtp:test)
+    "${podman[@]}" export "$cid" | tar -x -C "$rootfs"
+    "${podman[@]}" rm -f "$cid" >/dev/null
+  fi
+  mapfile -t image_env < <("${podman[@]}" image inspect fake-smtp:test --format '{{range .Config.Env}}{{println .}}{{end}}' | grep .)
+  user=$("${podman[@]}" image inspect fake-smtp:test --format '{{.Config.User}}')
+  local ro=""
+  [[ $1 == 1 ]] && ro="mount --bind $rootfs $rootfs && mount -o remount,ro,bind $rootfs &&"
+  env -i "${image_env[@]}" FAKE_SMTP_SMTP="127.0.0.1:$port" FAKE_SMTP_SUBMISSION=off FAKE_SMTP_SMTPS=off \
+    unshare -m bash -c "$ro exec chroot --userspec=$user $rootfs /fake-smtp serve" \
+    >"$root/chroot.log" 2>&1 &
+  CHROOT_PID=$!
+}
+
+if "${podman[@]}" run -d --name fake-smtp-test --network host --ulimit host --no-healthcheck \
+  "${listen[@]}" fake-smtp:test >/dev/null 2>"$root/run.err"; then
+  wait_healthy || { echo "container: no greeting" >&2; exit 1; }
+  SMTP_HOST=127.0.0.1 SMTP_PORT=$port python3 ci/examples/send_test_mail.py
+  "${podman[@]}" exec fake-smtp-test /fake-smtp health "127.0.0.1:$port"
+  "${podman[@]}" logs fake-smtp-test 2>&1 | grep -q "message accepted"
+  "${podman[@]}" rm -f fake-smtp-test >/dev/null
+  echo "container: a message went through, the health check passed"
+  # Read-only root file system: it must still serve (CA and mail in memory).
+  "${podman[@]}" run -d --name fake-smtp-ro --network host --ulimit host --no-healthcheck \
+    --read-only "${listen[@]}" fake-smtp:test >/dev/null
+  ok=0; wait_healthy && ok=1
+  "${podman[@]}" rm -f fake-smtp-ro >/dev/null
+else
+  echo "container: podman cannot run containers here ($(tail -n 1 "$root/run.err")); running the image's file system with chroot, as its user, with its environment"
+  "${podman[@]}" rm -f fake-smtp-test >/dev/null 2>&1 || true
+  chroot_image 0
+  wait_healthy || { echo "container: no greeting" >&2; cat "$root/chroot.log" >&2; exit 1; }
+  SMTP_HOST=127.0.0.1 SMTP_PORT=$port python3 ci/examples/send_test_mail.py
+  # The image's health command, from the image's own file system.
+  health=$("${podman[@]}" image inspect fake-smtp:test --format '{{join .Config.Healthcheck.Test " "}}')
+  [[ $health == *"/fake-smtp health 127.0.0.1:1025"* ]] || { echo "container: health check is '$health'" >&2; exit 1; }
+  "$root/rootfs/fake-smtp" health "127.0.0.1:$port"
+  kill -TERM "$CHROOT_PID"; wait "$CHROOT_PID" || true
+  grep -q "message accepted" "$root/chroot.log"
+  echo "container: a message went through, the health check passed"
+  chroot_image 1
+  ok=0; wait_healthy && ok=1
+  kill -TERM "$CHROOT_PID" 2>/dev/null; wait "$CHROOT_PID" || true
+fi
 [[ $ok == 1 ]] || { echo "container: no service on a read-only file system" >&2; exit 1; }
 echo "container: serves on a read-only file system"

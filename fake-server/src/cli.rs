@@ -25,7 +25,9 @@ use smtp_protocol::session::{AuthConfig, AuthUser};
         FAKE_SMTP_<OPTION> (FAKE_SMTP_MAX_MESSAGES=50; shown as [env: ...] in each command's \
         --help); a flag on the command line beats the environment. Flags take true or false \
         (also 1/0, yes/no, on/off); an option that may be repeated takes one value from the \
-        environment, except FAKE_SMTP_SMTP, a comma-separated list of addresses."
+        environment, except FAKE_SMTP_SMTP, a comma-separated list of addresses. \
+        FAKE_SMTP_DATA_DIR is serve's default CA folder (a CA in memory when it cannot be \
+        written), not --data-dir, which must work."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -131,9 +133,11 @@ pub struct ServeArgs {
     pub smtps: OptionalAddr,
 
     /// Where the local CA is kept (default: $FAKE_SMTP_DATA_DIR, else
-    /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp; when that cannot be written,
-    /// a CA in memory for this run, with a warning).
-    #[arg(long, env = "FAKE_SMTP_DATA_DIR", value_name = "DIR")]
+    /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp; when that default cannot be
+    /// written, a CA in memory for this run, with a warning; a DIR given here must work).
+    // No clap `env`: FAKE_SMTP_DATA_DIR is the soft default above (a container whose /data
+    // is not writable still serves), not an explicit --data-dir.
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     #[command(flatten)]
@@ -194,7 +198,8 @@ pub struct RunArgs {
 
     /// Keep the local CA in this directory (default: a new CA in memory for each run; its
     /// certificate is given to the client as $SMTP_CA_FILE).
-    #[arg(long, env = "FAKE_SMTP_DATA_DIR", value_name = "DIR")]
+    // No clap `env`: FAKE_SMTP_DATA_DIR is serve's default CA folder; a run's CA stays fresh.
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
     #[command(flatten)]

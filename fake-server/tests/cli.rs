@@ -486,7 +486,11 @@ fn smtp_off_leaves_only_the_other_listeners() {
 }
 
 /// fake-smtp with this HOME (or none) and no data directory variables.
-fn fake_smtp_with_home(home: Option<&std::path::Path>, args: &[&str]) -> Child {
+fn fake_smtp_with_home(
+    home: Option<&std::path::Path>,
+    data_dir: Option<&std::path::Path>,
+    args: &[&str],
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fake-smtp"));
     command
         .args(args)
@@ -497,6 +501,9 @@ fn fake_smtp_with_home(home: Option<&std::path::Path>, args: &[&str]) -> Child {
         .stderr(Stdio::piped());
     if let Some(home) = home {
         command.env("HOME", home);
+    }
+    if let Some(data_dir) = data_dir {
+        command.env("FAKE_SMTP_DATA_DIR", data_dir);
     }
     command.spawn().expect("start fake-smtp")
 }
@@ -514,11 +521,19 @@ fn no_writable_data_dir_still_serves_with_a_ca_in_memory() {
     // run as root, for whom a read-only directory is writable).
     let file_home = dir.join("home-is-a-file");
     std::fs::write(&file_home, b"").expect("file");
-    for home in [None, Some(file_home.as_path())] {
+    // The third case is the container image's: FAKE_SMTP_DATA_DIR names a folder that cannot
+    // be made (its /data not writable by its user); it is a default, not --data-dir.
+    let under_a_file = file_home.join("ca");
+    for (home, data_dir) in [
+        (None, None),
+        (Some(file_home.as_path()), None),
+        (None, Some(under_a_file.as_path())),
+    ] {
         let ca_out = dir.join("ca.pem");
         let _ = std::fs::remove_file(&ca_out);
         let mut child = fake_smtp_with_home(
             home,
+            data_dir,
             &[
                 "serve",
                 "--smtp",
