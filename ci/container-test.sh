@@ -30,10 +30,14 @@ echo "container: image fake-smtp:test, $(awk -v s="$size" 'BEGIN {printf "%.1f M
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 listen=(-e FAKE_SMTP_SMTP="127.0.0.1:$port" -e FAKE_SMTP_SUBMISSION=off -e FAKE_SMTP_SMTPS=off)
 
-wait_healthy() {
-  for _ in $(seq 1 100); do
-    dist/fake-smtp health "127.0.0.1:$port" 2>/dev/null && return 0
-    sleep 0.1
+wait_healthy() { # sets STARTUP_MS: from the call (just after the start) to a healthy answer
+  local start=$EPOCHREALTIME
+  for _ in $(seq 1 2000); do
+    if dist/fake-smtp health "127.0.0.1:$port" --timeout 1s 2>/dev/null; then
+      STARTUP_MS=$(awk -v s="$start" -v e="$EPOCHREALTIME" 'BEGIN {printf "%.0f", (e - s) * 1000}')
+      return 0
+    fi
+    sleep 0.005
   done
   return 1
 }
@@ -66,7 +70,7 @@ if "${podman[@]}" run -d --name fake-smtp-test --network host --ulimit host --no
   "${podman[@]}" exec fake-smtp-test /fake-smtp health "127.0.0.1:$port"
   "${podman[@]}" logs fake-smtp-test 2>&1 | grep -q "message accepted"
   "${podman[@]}" rm -f fake-smtp-test >/dev/null
-  echo "container: a message went through, the health check passed"
+  echo "container: healthy ${STARTUP_MS} ms after podman run returned; a message went through, the health check passed"
   # Read-only root file system: it must still serve (CA and mail in memory).
   "${podman[@]}" run -d --name fake-smtp-ro --network host --ulimit host --no-healthcheck \
     --read-only "${listen[@]}" fake-smtp:test >/dev/null
@@ -84,7 +88,7 @@ else
   "$root/rootfs/fake-smtp" health "127.0.0.1:$port"
   kill -TERM "$CHROOT_PID"; wait "$CHROOT_PID" || true
   grep -q "message accepted" "$root/chroot.log"
-  echo "container: a message went through, the health check passed"
+  echo "container: healthy ${STARTUP_MS} ms after the start; a message went through, the health check passed"
   chroot_image 1
   ok=0; wait_healthy && ok=1
   kill -TERM "$CHROOT_PID" 2>/dev/null; wait "$CHROOT_PID" || true
