@@ -32,8 +32,12 @@ pub enum ServerEvent {
         authenticated: Option<String>,
         #[serde(flatten)]
         summary: Summary,
+        /// With `--store`: the Maildir file (`new/`, as a mail reader reads it).
         #[serde(skip_serializing_if = "Option::is_none")]
         path: Option<String>,
+        /// With `--store`: the octets exactly as received (`raw/<id>.eml`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        raw_path: Option<String>,
         /// The message checks' verdict: counts per status, and the IDs that failed and warned
         /// (docs/checks.md).
         #[serde(flatten)]
@@ -104,6 +108,7 @@ impl ServerEvent {
             authenticated: stored.authenticated.clone(),
             summary: stored.summary().clone(),
             path: stored.path.as_ref().map(|p| p.display().to_string()),
+            raw_path: stored.raw_path.as_ref().map(|p| p.display().to_string()),
             checks: stored.checks().map(Verdict::of).unwrap_or_default(),
         }
     }

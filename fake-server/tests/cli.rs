@@ -217,6 +217,11 @@ fn store_writes_maildir_files() {
     assert!(path.starts_with(dir.join("new").to_str().expect("utf-8")));
     let content = std::fs::read_to_string(&path).expect("the message file");
     assert!(content.contains("Subject: via cli"));
+    // The octets as received, beside it (CRLF kept, no envelope header added).
+    let raw_path = message["raw_path"].as_str().expect("raw_path with --store");
+    assert!(raw_path.starts_with(dir.join("raw").to_str().expect("utf-8")));
+    let raw = std::fs::read(raw_path).expect("the raw file");
+    assert!(raw.starts_with(b"Subject: via cli\r\n"), "{raw:?}");
     terminate(&child);
     assert_eq!(child.wait().expect("exit").code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
