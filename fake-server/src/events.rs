@@ -10,6 +10,9 @@ use smtp_conformance::{Counts, Report, Status};
 
 use crate::mailbox::{SessionRecord, StoredMessage, Summary};
 
+// An event lives for one emit (built, serialised, dropped): boxing the large message variant
+// would only add an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum ServerEvent {
