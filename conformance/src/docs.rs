@@ -7,7 +7,7 @@ use crate::catalogue::CATALOGUE;
 use crate::check::Mode;
 use crate::judges;
 
-/// The section titles of the checklist's Part A.
+/// The section titles of the client checks (A.1 ... A.17), as docs/checks.md shows them.
 fn section_title(section: &str) -> &'static str {
     match section {
         "A.1" => "RFC 5321: core SMTP",

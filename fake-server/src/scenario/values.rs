@@ -428,7 +428,7 @@ mod tests {
 
     #[test]
     fn reply_text_as_octets() {
-        // QQ's old 535, in GBK (provider-quirks.md §1).
+        // QQ's old 535, in GBK (docs/providers.md §1).
         assert_eq!(
             octets("{code: 535, text: {hex: \"c7 eb ca b9\"}}"),
             b"535 \xc7\xeb\xca\xb9\r\n"

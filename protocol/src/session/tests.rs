@@ -576,7 +576,7 @@ fn after_a_554_greeting_everything_but_quit_gets_503() {
     );
 }
 
-/// A policy that answers QUIT with QQ Mail's NUL bytes and closes (provider-quirks.md §0).
+/// A policy that answers QUIT with QQ Mail's NUL bytes and closes (docs/providers.md §0).
 struct QuitGarbage;
 impl Policy for QuitGarbage {
     fn decide(
