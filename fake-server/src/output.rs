@@ -445,9 +445,15 @@ mod tests {
         let capture = Capture::default();
         let (output, thread) = start(&capture, DEFAULT_BOUND);
         output.write_line("hello");
-        // No flush: the idle writer thread is woken by the line itself. (No time is asserted;
-        // the loop ends when the line is there, and the test harness's timeout catches a hang.)
+        // No flush: the idle writer thread is woken by the line itself. The bound is not a
+        // speed goal (the line comes within a millisecond or so), only a way to fail instead
+        // of hanging when nothing wakes the writer: cargo test has no timeout of its own.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while capture.text().is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a lone line was never written without a flush"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(capture.text(), "hello\n");

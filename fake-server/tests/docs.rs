@@ -2,16 +2,15 @@
 //! of the repository does not have, every server-behaviour ID the code prints (`S-...`) is in
 //! docs/server.md, and every provider section a scenario cites is in docs/providers.md.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::repo_root;
+use std::path::{Path, PathBuf};
 
 /// Text files under `dirs` (recursively) with one of `extensions`.
 fn files(dirs: &[&str], extensions: &[&str]) -> Vec<PathBuf> {
     let mut found = Vec::new();
-    let mut pending: Vec<PathBuf> = dirs.iter().map(|d| repo().join(d)).collect();
+    let mut pending: Vec<PathBuf> = dirs.iter().map(|d| repo_root().join(d)).collect();
     while let Some(path) = pending.pop() {
         if path.is_dir() {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -51,7 +50,7 @@ fn nothing_points_outside_the_repository() {
         ],
         &["yaml", "md", "rs", "sh", "py", "js", "yml"],
     );
-    paths.push(repo().join("README.md"));
+    paths.push(repo_root().join("README.md"));
     for path in paths {
         let text = read(&path);
         for outside in [
@@ -91,7 +90,7 @@ fn server_ids(text: &str) -> Vec<String> {
 
 #[test]
 fn every_server_behaviour_id_in_the_code_is_explained() {
-    let doc = read(&repo().join("docs/server.md"));
+    let doc = read(&repo_root().join("docs/server.md"));
     let mut seen = 0;
     for path in files(&["protocol/src", "fake-server/src"], &["rs"]) {
         for id in server_ids(&read(&path)) {
@@ -111,7 +110,7 @@ fn every_server_behaviour_id_in_the_code_is_explained() {
 
 #[test]
 fn every_provider_section_a_scenario_cites_exists() {
-    let doc = read(&repo().join("docs/providers.md"));
+    let doc = read(&repo_root().join("docs/providers.md"));
     let mut cited = 0;
     for path in files(&["scenarios"], &["yaml"]) {
         // Comments wrap, so join the lines first.

@@ -4,12 +4,15 @@
 //! client (Python's smtplib) then uses what the action exported: the plain port, and the
 //! submission port with STARTTLS verified against the exported CA file.
 
+mod common;
+
+use common::repo_root;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn action_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/github-action")
+    repo_root().join("ci/github-action")
 }
 
 /// A runner's view of one job: its temp folder and the files steps write to.

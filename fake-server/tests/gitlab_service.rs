@@ -6,20 +6,18 @@
 //! changed here: listen addresses get free loopback ports instead of 0.0.0.0 and the fixed
 //! ones, and the data folder is a temporary one.
 
+mod common;
+
+use common::repo_root;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 /// The Containerfile's instructions, continuation lines joined.
 fn instructions() -> Vec<(String, String)> {
-    let text =
-        std::fs::read_to_string(repo().join("ci/container/Containerfile")).expect("Containerfile");
+    let text = std::fs::read_to_string(repo_root().join("ci/container/Containerfile"))
+        .expect("Containerfile");
     let mut joined = Vec::new();
     let mut current = String::new();
     for line in text.lines() {
@@ -95,7 +93,8 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
 
     // The GitLab recipe: the service's variables apply to the image, the job's to its script.
     let recipe: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(repo().join("ci/examples/gitlab-service.yml")).expect("recipe"),
+        &std::fs::read_to_string(repo_root().join("ci/examples/gitlab-service.yml"))
+            .expect("recipe"),
     )
     .expect("YAML");
     let job = &recipe["smtp-service"];
@@ -180,7 +179,7 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
         let words: Vec<&str> = line.split_whitespace().collect();
         let output = Command::new(words[0])
             .args(&words[1..])
-            .current_dir(repo())
+            .current_dir(repo_root())
             .envs(&job_vars)
             // The service's alias resolves to the container in GitLab; here, to loopback.
             .env("SMTP_HOST", "127.0.0.1")

@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -75,13 +75,6 @@ async fn raw_session(server: &Server, writes: &[&[u8]]) -> Arc<SessionRecord> {
         "the session ends and is recorded"
     );
     Arc::clone(sessions.last().expect("the session"))
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf()
 }
 
 /// The report: run 1 has three sessions (faults sent by hand, then smtplib over STARTTLS

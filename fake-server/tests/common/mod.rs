@@ -13,6 +13,14 @@ use tokio::net::TcpStream;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The workspace root (scripts, docs and scenarios live there).
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
 pub async fn start() -> Server {
     start_with(Server::builder()).await
 }
