@@ -132,6 +132,33 @@ pub struct ServeArgs {
     #[arg(long, env = "FAKE_SMTP_SMTPS", value_name = "ADDR|off", default_value = "127.0.0.1:1465", value_parser = parse_optional_addr)]
     pub smtps: OptionalAddr,
 
+    /// The web sink: the UI and the HTTP API (Mailpit's /api/v1 and this tool's own), or
+    /// `off` [default: 127.0.0.1:8025; if that port is taken, a warning and no web sink].
+    /// Anywhere but loopback, set --http-auth.
+    #[arg(long, env = "FAKE_SMTP_HTTP", value_name = "ADDR|off", value_parser = parse_optional_addr)]
+    pub http: Option<OptionalAddr>,
+
+    /// Basic authentication for the web sink (UI, API and events).
+    #[arg(long, env = "FAKE_SMTP_HTTP_AUTH", value_name = "USER:PASSWORD", value_parser = parse_credentials)]
+    pub http_auth: Option<(String, String)>,
+
+    /// The SMTP server the web API's release sends messages to (plain SMTP).
+    #[arg(long, env = "FAKE_SMTP_RELAY", value_name = "HOST:PORT")]
+    pub relay: Option<String>,
+
+    /// AUTH PLAIN on the relay with this user name and password.
+    #[arg(long, env = "FAKE_SMTP_RELAY_AUTH", value_name = "USER:PASSWORD", value_parser = parse_credentials, requires = "relay")]
+    pub relay_auth: Option<(String, String)>,
+
+    /// The envelope sender of released messages (default: the message's own).
+    #[arg(
+        long,
+        env = "FAKE_SMTP_RELAY_RETURN_PATH",
+        value_name = "ADDRESS",
+        requires = "relay"
+    )]
+    pub relay_return_path: Option<String>,
+
     /// Where the local CA is kept (default: $FAKE_SMTP_DATA_DIR, else
     /// $XDG_DATA_HOME/fake-smtp, else ~/.local/share/fake-smtp; when that default cannot be
     /// written, a CA in memory for this run, with a warning; a DIR given here must work).
@@ -456,6 +483,14 @@ fn parse_size(text: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_credentials(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((user, password)) if !user.is_empty() => Ok((user.to_owned(), password.to_owned())),
+        Some(_) => Err("the user name is empty".to_owned()),
+        None => Err("expected USER:PASSWORD".to_owned()),
+    }
+}
+
 fn parse_user(text: &str) -> Result<AuthUser, String> {
     let (name, password) = text
         .split_once(':')
@@ -546,6 +581,24 @@ impl ServeArgs {
                 .find(|(n, _)| n == name)
                 .map(|(_, s)| std::sync::Arc::new(s.clone()))
         };
+        let (http, explicit) = match self.http {
+            Some(given) => (given.0, true),
+            None => (Some(SocketAddr::from(([127, 0, 0, 1], 8025))), false),
+        };
+        if let Some(address) = http {
+            let mut web = fake_server::web::WebConfig::new(address);
+            web.optional = !explicit;
+            web.auth = self.http_auth.clone();
+            web.relay = self
+                .relay
+                .as_ref()
+                .map(|relay| fake_server::web::RelayConfig {
+                    address: relay.clone(),
+                    credentials: self.relay_auth.clone(),
+                    return_path: self.relay_return_path.clone(),
+                });
+            builder = builder.http(web);
+        }
         for address in self.smtp.iter().filter_map(|a| a.0) {
             builder = builder.listener(ListenerSpec {
                 kind: ListenerKind::Smtp,

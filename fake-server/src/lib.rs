@@ -84,6 +84,7 @@ pub mod runtime;
 pub mod scenario;
 pub mod server;
 pub mod tls;
+pub mod web;
 
 pub use error::{ServerError, SessionTimeout, WaitTimeout};
 pub use events::ServerEvent;

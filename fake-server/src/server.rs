@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use crate::error::{ServerError, SessionTimeout, WaitTimeout};
 use crate::events::{EventSink, ServerEvent};
 use crate::mailbox::{Mailbox, MailboxConfig, SessionRecord, StoredMessage};
-use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, PolicyFactory};
+use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, Play, PolicyFactory};
 use crate::runtime::listener::{accept_loop, Limits};
 use crate::runtime::shutdown::Stage;
 use crate::scenario::{Scenario, ScenarioPolicyFactory};
@@ -94,6 +94,7 @@ pub struct ServerBuilder {
     checks: bool,
     record_secrets: bool,
     max_memory: usize,
+    http: Option<crate::web::WebConfig>,
 }
 
 impl Default for ServerBuilder {
@@ -116,11 +117,19 @@ impl Default for ServerBuilder {
             checks: true,
             record_secrets: false,
             max_memory: crate::mailbox::DEFAULT_MAX_MEMORY,
+            http: None,
         }
     }
 }
 
 impl ServerBuilder {
+    /// Serves the web sink (Mailpit-compatible HTTP API, WebSocket events and the UI) as
+    /// configured; see [`crate::web`].
+    pub fn http(mut self, config: crate::web::WebConfig) -> Self {
+        self.http = Some(config);
+        self
+    }
+
     /// Adds a plain SMTP listener (port 0 picks a free port). Without any, the server listens
     /// on `127.0.0.1:0`.
     pub fn smtp(mut self, address: SocketAddr) -> Self {
@@ -327,6 +336,8 @@ impl ServerBuilder {
         ));
         let mut addresses = Vec::new();
         let mut tasks = Vec::new();
+        let mut switchable = Vec::new();
+        let chaos = Arc::new(crate::scenario::chaos::Chaos::default());
         for (spec, listener, address) in bound {
             let name = spec.kind.name();
             tracing::info!(listener = name, %address, "listening");
@@ -358,45 +369,53 @@ impl ServerBuilder {
                 }
                 _ => tls.clone(),
             };
-            let (session_config, policy) = match scenario {
-                Some(scenario) => {
-                    // A scenario may turn STARTTLS on or off where the listener can do TLS.
-                    let tls_possible = listener_tls.is_some() && spec.kind != ListenerKind::Smtps;
-                    let mut config = scenario.session_config(&base, tls_possible);
-                    if tls_possible && offers_starttls(&scenario) {
-                        // A scenario whose EHLO lists STARTTLS offers it, as the provider
-                        // does, unless it says `server: { starttls: false }`.
-                        config.starttls = true;
-                    }
-                    tracing::info!(listener = name, scenario = %scenario.name, "playing scenario");
-                    let policy: Arc<dyn PolicyFactory> = Arc::new(ScenarioPolicyFactory::new(
-                        scenario,
-                        config.hostname.clone(),
-                    ));
-                    (config, policy)
-                }
-                None => (
-                    base,
-                    Arc::new(DefaultPolicyFactory) as Arc<dyn PolicyFactory>,
-                ),
-            };
+            let tls_possible = listener_tls.is_some() && spec.kind != ListenerKind::Smtps;
+            let play = play_for(name, scenario, &base, tls_possible);
             let ctx = Arc::new(ListenerContext {
                 name: Arc::from(name),
                 tls: listener_tls,
                 implicit_tls: spec.kind == ListenerKind::Smtps,
-                session_config: Arc::new(session_config),
-                policy,
+                play: std::sync::RwLock::new(Arc::new(play)),
+                chaos: Some(Arc::clone(&chaos)),
                 mailbox: Arc::clone(&mailbox),
                 stage: stage_rx.clone(),
                 tls_handshake_timeout: self.tls_handshake_timeout,
                 min_data_rate: self.min_data_rate,
                 record_secrets: self.record_secrets,
             });
+            switchable.push(SwitchableListener {
+                name: name.to_owned(),
+                base,
+                tls_possible,
+                ctx: Arc::clone(&ctx),
+            });
             tasks.push(tokio::spawn(accept_loop(
                 listener,
                 ctx,
                 Arc::clone(&limits),
             )));
+        }
+        let scenarios = Arc::new(ScenarioSwitch {
+            listeners: switchable,
+        });
+        let web = match self.http {
+            Some(http) => {
+                crate::web::start(
+                    http,
+                    Arc::clone(&mailbox),
+                    Arc::clone(&chaos),
+                    Some(Arc::clone(&scenarios)),
+                    addresses.clone(),
+                )
+                .await?
+            }
+            None => None,
+        };
+        if let (Some(web), Some(events)) = (&web, &self.events) {
+            events.emit(&ServerEvent::Listening {
+                listener: "http".to_owned(),
+                address: web.address,
+            });
         }
         Ok(Server {
             ca_pem: tls
@@ -410,7 +429,95 @@ impl ServerBuilder {
             tasks,
             shutdown_grace: self.shutdown_grace,
             events: self.events,
+            scenarios,
+            web,
         })
+    }
+}
+
+/// What a listener plays: its scenario's settings and replies, or the RFC default.
+fn play_for(
+    listener: &str,
+    scenario: Option<Arc<Scenario>>,
+    base: &SessionConfig,
+    tls_possible: bool,
+) -> Play {
+    match scenario {
+        Some(scenario) => {
+            // A scenario may turn STARTTLS on or off where the listener can do TLS.
+            let mut config = scenario.session_config(base, tls_possible);
+            if tls_possible && offers_starttls(&scenario) {
+                // A scenario whose EHLO lists STARTTLS offers it, as the provider does,
+                // unless it says `server: { starttls: false }`.
+                config.starttls = true;
+            }
+            tracing::info!(listener, scenario = %scenario.name, "playing scenario");
+            let name = scenario.name.clone();
+            let policy: Arc<dyn PolicyFactory> = Arc::new(ScenarioPolicyFactory::new(
+                scenario,
+                config.hostname.clone(),
+            ));
+            Play {
+                session_config: Arc::new(config),
+                policy,
+                scenario: Some(name),
+            }
+        }
+        None => Play {
+            session_config: Arc::new(base.clone()),
+            policy: Arc::new(DefaultPolicyFactory) as Arc<dyn PolicyFactory>,
+            scenario: None,
+        },
+    }
+}
+
+/// Switches what listeners play while the server runs (the web API's scenario endpoint):
+/// sessions already open keep theirs, the next ones play the new one. A scenario's own TLS
+/// settings (another certificate, TLS versions) need a restart; the listener keeps its TLS.
+#[derive(Debug)]
+pub struct ScenarioSwitch {
+    listeners: Vec<SwitchableListener>,
+}
+
+#[derive(Debug)]
+struct SwitchableListener {
+    name: String,
+    base: SessionConfig,
+    tls_possible: bool,
+    ctx: Arc<ListenerContext>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no listener is named {0:?}")]
+pub struct UnknownListener(pub String);
+
+impl ScenarioSwitch {
+    /// Each listener's name and the scenario it plays (`None`: the RFC default).
+    pub fn current(&self) -> Vec<(String, Option<String>)> {
+        self.listeners
+            .iter()
+            .map(|l| (l.name.clone(), l.ctx.play().scenario.clone()))
+            .collect()
+    }
+
+    /// Plays `scenario` (or the default, with `None`) on `listener` from its next session.
+    pub fn switch(
+        &self,
+        listener: &str,
+        scenario: Option<Arc<Scenario>>,
+    ) -> Result<(), UnknownListener> {
+        let target = self
+            .listeners
+            .iter()
+            .find(|l| l.name == listener)
+            .ok_or_else(|| UnknownListener(listener.to_owned()))?;
+        target.ctx.switch(play_for(
+            &target.name,
+            scenario,
+            &target.base,
+            target.tls_possible,
+        ));
+        Ok(())
     }
 }
 
@@ -510,9 +617,21 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
     shutdown_grace: Duration,
     events: Option<EventSink>,
+    scenarios: Arc<ScenarioSwitch>,
+    web: Option<crate::web::WebHandle>,
 }
 
 impl Server {
+    /// The web sink's address (HTTP API and UI), when it was asked for.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.web.as_ref().map(|w| w.address)
+    }
+
+    /// Switches a listener's scenario from its next session on (see [`ScenarioSwitch`]).
+    pub fn scenarios(&self) -> &ScenarioSwitch {
+        &self.scenarios
+    }
+
     pub fn builder() -> ServerBuilder {
         ServerBuilder::default()
     }

@@ -148,6 +148,51 @@ impl Maildir {
     }
 }
 
+impl Maildir {
+    /// Removes a message's files: its delivered copy (in `new/` or `cur/`), its raw copy and
+    /// its transcript link (the session's file stays: other messages may share it). Files
+    /// already gone are not an error.
+    pub fn remove_message(&self, id: &str, delivered: Option<&Path>) -> std::io::Result<()> {
+        let gone_ok = |result: std::io::Result<()>| match result {
+            Err(error) if error.kind() != ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        };
+        if let Some(delivered) = delivered {
+            gone_ok(fs::remove_file(delivered))?;
+        }
+        gone_ok(fs::remove_file(
+            self.root.join("raw").join(format!("{id}.eml")),
+        ))?;
+        gone_ok(fs::remove_file(
+            self.root.join("transcripts").join(format!("{id}.json")),
+        ))
+    }
+
+    /// Marks a delivered copy seen, as a mail reader does: moved from `new/` to `cur/` with
+    /// the `S` flag (`:2,S`), or back to unseen without it. Returns the new path.
+    pub fn set_seen(&self, delivered: &Path, seen: bool) -> std::io::Result<PathBuf> {
+        let name = delivered
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| std::io::Error::new(ErrorKind::InvalidInput, "not a Maildir file"))?;
+        let (base, flags) = match name.split_once(":2,") {
+            Some((base, flags)) => (base, flags),
+            None => (name, ""),
+        };
+        let mut flags: Vec<char> = flags.chars().filter(|&c| c != 'S').collect();
+        if seen {
+            flags.push('S');
+        }
+        flags.sort_unstable();
+        let flags: String = flags.into_iter().collect();
+        let target = self.root.join("cur").join(format!("{base}:2,{flags}"));
+        if target != delivered {
+            fs::rename(delivered, &target)?;
+        }
+        Ok(target)
+    }
+}
+
 /// Makes `to` name the file `from` names, failing with `AlreadyExists` if `to` exists. A hard
 /// link does that atomically; on a file system without hard links, a rename guarded by an
 /// existence check is the fallback (a narrow race, but only there).

@@ -337,6 +337,8 @@ struct Inner {
 /// What a round of eviction dropped to stay within the memory budget.
 #[derive(Debug, Default)]
 struct Evicted {
+    /// Dropped by `max_messages` (retention, not reported as eviction).
+    retired: Vec<String>,
     messages: Vec<String>,
     sessions: u64,
     bytes: usize,
@@ -368,13 +370,14 @@ impl Inner {
     /// Drops the oldest beyond the count limits (silently: that is retention), then the
     /// oldest of either kind while the memory budget is passed; the newest item always stays.
     fn enforce(&mut self, config: &MailboxConfig) -> Evicted {
+        let mut evicted = Evicted::default();
         while self.messages.len() > config.max_messages {
-            self.drop_message();
+            let (id, _) = self.drop_message();
+            evicted.retired.extend(id);
         }
         while self.sessions.len() > config.max_sessions {
             self.drop_session();
         }
-        let mut evicted = Evicted::default();
         while self.bytes > config.max_memory && self.messages.len() + self.sessions.len() > 1 {
             let message_first = match (self.messages.front(), self.sessions.front()) {
                 (Some(m), Some(s)) => m.seq < s.seq,
@@ -415,6 +418,18 @@ impl Inner {
     }
 }
 
+/// Told what happens in a mailbox, from the server's tasks (so it must be quick): the web
+/// sink's index is one.
+pub trait MailboxWatcher: Send + Sync + std::fmt::Debug {
+    /// A message was stored and its 250 sent (and judged, unless checks are off).
+    fn accepted(&self, message: &Arc<StoredMessage>);
+    /// Messages the memory budget or `--max-messages` dropped from memory (a Maildir still
+    /// holds them with `--store`).
+    fn evicted(&self, ids: &[String]);
+    /// A session ended.
+    fn session(&self, record: &Arc<SessionRecord>);
+}
+
 #[derive(Debug)]
 pub struct Mailbox {
     config: MailboxConfig,
@@ -426,6 +441,7 @@ pub struct Mailbox {
     /// across restarts and across servers sharing one Maildir (see [`queue_id_prefix`]).
     id_prefix: String,
     events: Option<EventSink>,
+    watcher: OnceLock<Arc<dyn MailboxWatcher>>,
 }
 
 impl Mailbox {
@@ -441,7 +457,63 @@ impl Mailbox {
             stored: watch::channel(0).0,
             id_prefix: queue_id_prefix(SystemTime::now()),
             events,
+            watcher: OnceLock::new(),
         })
+    }
+
+    /// Sets the one watcher (the web sink's index); `false` if one was already set.
+    pub fn watch(&self, watcher: Arc<dyn MailboxWatcher>) -> bool {
+        self.watcher.set(watcher).is_ok()
+    }
+
+    /// The Maildir, with `--store`.
+    pub fn maildir(&self) -> Option<&Maildir> {
+        self.maildir.as_ref()
+    }
+
+    /// Removes messages from memory (the web API's delete); returns how many were held.
+    /// Their files, with `--store`, are the caller's to remove ([`Maildir::remove_message`]).
+    pub fn forget(&self, ids: &std::collections::HashSet<&str>) -> usize {
+        let mut inner = self.lock();
+        let before = inner.messages.len();
+        let mut freed = 0;
+        inner.messages.retain(|kept| {
+            let keep = !ids.contains(kept.item.id.as_str());
+            if !keep {
+                freed += kept.bytes;
+            }
+            keep
+        });
+        inner.bytes -= freed;
+        before - inner.messages.len()
+    }
+
+    /// Removes every message from memory (the web API's delete-all).
+    pub fn forget_all(&self) {
+        let mut inner = self.lock();
+        let freed: usize = inner.messages.iter().map(|k| k.bytes).sum();
+        inner.messages.clear();
+        inner.bytes -= freed;
+    }
+
+    /// A held message by its queue id (the newest are searched first).
+    pub fn message(&self, id: &str) -> Option<Arc<StoredMessage>> {
+        self.lock()
+            .messages
+            .iter()
+            .rev()
+            .find(|k| k.item.id == id)
+            .map(|k| Arc::clone(&k.item))
+    }
+
+    /// A held session record by its id.
+    pub fn session(&self, id: u64) -> Option<Arc<SessionRecord>> {
+        self.lock()
+            .sessions
+            .iter()
+            .rev()
+            .find(|k| k.item.id == id)
+            .map(|k| Arc::clone(&k.item))
     }
 
     /// Whether sessions and messages are judged (`--checks off` turns it off).
@@ -520,7 +592,7 @@ impl Mailbox {
 
     /// A stored message whose 250 has been sent: judges it, emits its event and wakes the
     /// waiters (who then see its check results).
-    pub fn accepted(&self, stored: &StoredMessage) {
+    pub fn accepted(&self, stored: &Arc<StoredMessage>) {
         let checks = if self.config.checks {
             stored.judge()
         } else {
@@ -535,6 +607,9 @@ impl Mailbox {
         }
         if let Some(events) = &self.events {
             events.emit(&ServerEvent::message(stored));
+        }
+        if let Some(watcher) = self.watcher.get() {
+            watcher.accepted(stored);
         }
         // Waking waiters costs a lock; skip it when nobody waits (the common case). A
         // later waiter still sees the count: `wait_for` checks the current value first.
@@ -573,9 +648,13 @@ impl Mailbox {
         if let Some(events) = &self.events {
             events.emit(&ServerEvent::session(&record));
         }
+        let record = Arc::new(record);
+        if let Some(watcher) = self.watcher.get() {
+            watcher.session(&record);
+        }
         let evicted = {
             let mut inner = self.lock();
-            inner.keep_session(Arc::new(record));
+            inner.keep_session(record);
             inner.enforce(&self.config)
         };
         self.report_eviction(evicted);
@@ -583,6 +662,14 @@ impl Mailbox {
 
     /// Says what the memory budget made the mailbox drop: a log line and an `evicted` event.
     fn report_eviction(&self, evicted: Evicted) {
+        if let Some(watcher) = self.watcher.get() {
+            if !evicted.retired.is_empty() {
+                watcher.evicted(&evicted.retired);
+            }
+            if !evicted.messages.is_empty() {
+                watcher.evicted(&evicted.messages);
+            }
+        }
         if evicted.messages.is_empty() && evicted.sessions == 0 {
             return;
         }

@@ -40,8 +40,10 @@ pub struct ListenerContext {
     pub tls: Option<crate::tls::TlsContext>,
     /// TLS from the first octet (RFC 8314).
     pub implicit_tls: bool,
-    pub session_config: Arc<SessionConfig>,
-    pub policy: Arc<dyn PolicyFactory>,
+    /// What the listener plays: switched at run time through the web API.
+    pub play: std::sync::RwLock<Arc<Play>>,
+    /// Chaos triggers over whatever the listener plays (the web API sets them).
+    pub chaos: Option<Arc<crate::scenario::chaos::Chaos>>,
     pub mailbox: Arc<Mailbox>,
     pub stage: watch::Receiver<Stage>,
     /// How long a client may take over a TLS handshake (implicit TLS, STARTTLS, and the
@@ -53,6 +55,35 @@ pub struct ListenerContext {
     /// Keep AUTH secrets in the session's transcript as sent; by default they are redacted
     /// once the session is judged ([`ServerBuilder::record_secrets`](crate::ServerBuilder::record_secrets)).
     pub record_secrets: bool,
+}
+
+/// A listener's session settings and reply policy, from its scenario or the default; each
+/// session takes the one in force when it starts.
+pub struct Play {
+    pub session_config: Arc<SessionConfig>,
+    pub policy: Arc<dyn PolicyFactory>,
+    /// The scenario's name, or `None` for the RFC default.
+    pub scenario: Option<String>,
+}
+
+impl std::fmt::Debug for Play {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Play")
+            .field("scenario", &self.scenario)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ListenerContext {
+    /// What a session starting now plays.
+    pub fn play(&self) -> Arc<Play> {
+        Arc::clone(&self.play.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Plays `play` from the next session on.
+    pub fn switch(&self, play: Play) {
+        *self.play.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(play);
+    }
 }
 
 impl std::fmt::Debug for ListenerContext {
@@ -81,9 +112,14 @@ pub async fn drive(
         listener: Arc::clone(&ctx.name),
         peer,
     };
+    let play = ctx.play();
+    let policy = match &ctx.chaos {
+        Some(chaos) => chaos.wrap(play.policy.policy()),
+        None => play.policy.policy(),
+    };
     let mut session = Session::new(
-        Arc::clone(&ctx.session_config),
-        ctx.policy.policy(),
+        Arc::clone(&play.session_config),
+        policy,
         PeerInfo {
             peer: peer.to_string(),
             local: local.to_string(),
@@ -122,7 +158,7 @@ pub async fn drive(
     // deadline came earlier (see the read branch). Moving a tokio timer to a deadline earlier
     // than every other one wakes the runtime through its event fd: a system call and an
     // extra turn per connection when each entered DATA.
-    let config = &ctx.session_config;
+    let config = &play.session_config;
     let idle = tokio::time::sleep(config.command_timeout.min(config.data_timeout));
     tokio::pin!(idle);
     // Timers the session set (`Action::SetTimer`, for output a scenario schedules with

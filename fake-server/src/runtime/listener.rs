@@ -280,7 +280,7 @@ async fn refuse(
     let local = local_of(&stream);
     let id = limits.next_session.fetch_add(1, Ordering::Relaxed) + 1;
     let started = SystemTime::now();
-    let reply = refusal.reply(&ctx.session_config.hostname, peer);
+    let reply = refusal.reply(&ctx.play().session_config.hostname, peer);
     let mut notes = Vec::new();
     match refusal {
         Refusal::Global => {}

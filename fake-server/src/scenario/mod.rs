@@ -5,6 +5,7 @@
 //! [`Policy`]: smtp_protocol::session::Policy
 
 pub mod builtin;
+pub mod chaos;
 pub mod lint;
 pub mod load;
 pub mod model;

@@ -1,0 +1,1 @@
+// The web sink's UI.

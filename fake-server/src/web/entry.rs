@@ -1,0 +1,281 @@
+//! What the web sink keeps of every message to list and search it without reading it again:
+//! the header fields Mailpit's summaries show, a snippet of the text, and a lowercase search
+//! text. Built from the raw octets with mail-parser; a message that is not valid MIME still
+//! gets an entry (its fields are then just empty).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use std::time::SystemTime;
+
+use mail_parser::{Address, HeaderName, MessageParser, MimeHeaders};
+use serde::Serialize;
+
+use crate::mailbox::StoredMessage;
+
+/// A name and address, as Mailpit writes them (`{"Name": "", "Address": ""}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Contact {
+    pub name: String,
+    pub address: String,
+}
+
+/// What the header and body of a message give its listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headline {
+    pub from: Option<Contact>,
+    pub to: Vec<Contact>,
+    pub cc: Vec<Contact>,
+    pub bcc: Vec<Contact>,
+    pub reply_to: Vec<Contact>,
+    pub subject: String,
+    /// The Message-ID without its angle brackets.
+    pub message_id: String,
+    /// The Date header, if it parses.
+    pub date: Option<SystemTime>,
+    /// Attachments (not inline parts).
+    pub attachments: u32,
+    /// Inline parts (images by Content-ID).
+    pub inline: u32,
+    /// The first [`SNIPPET_CHARS`] characters of the text, whitespace collapsed.
+    pub snippet: String,
+    /// Lowercase: addresses, names, subject, Message-ID, attachment names and the start of
+    /// the text ([`SEARCH_TEXT_OCTETS`]); what free-text search looks in.
+    pub search_text: String,
+}
+
+/// As Mailpit: a snippet of up to 250 characters.
+pub const SNIPPET_CHARS: usize = 250;
+/// How much of the text body free-text search sees, per message: enough for the codes and
+/// links end-to-end tests look for, bounded so that 100,000 messages stay searchable in
+/// memory (about 200 MB at most, usually far less).
+pub const SEARCH_TEXT_OCTETS: usize = 2048;
+
+impl Headline {
+    pub fn read(raw: &[u8]) -> Headline {
+        let Some(message) = MessageParser::default().parse(raw) else {
+            return Headline::default();
+        };
+        let contacts = |name: HeaderName<'_>| -> Vec<Contact> {
+            message
+                .header(name)
+                .and_then(|h| h.as_address())
+                .map(contacts_of)
+                .unwrap_or_default()
+        };
+        let text = message
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .or_else(|| message.body_html(0).map(|h| strip_tags(&h)))
+            .unwrap_or_default();
+        let snippet = collapse_whitespace(&text, SNIPPET_CHARS);
+        let mut attachments = 0;
+        let mut inline = 0;
+        let mut names = String::new();
+        for part in message.attachments() {
+            if part.content_id().is_some() && is_inline_disposition(part) {
+                inline += 1;
+            } else {
+                attachments += 1;
+            }
+            if let Some(name) = part.attachment_name() {
+                names.push(' ');
+                names.push_str(name);
+            }
+        }
+        let mut headline = Headline {
+            from: contacts(HeaderName::From).into_iter().next(),
+            to: contacts(HeaderName::To),
+            cc: contacts(HeaderName::Cc),
+            bcc: contacts(HeaderName::Bcc),
+            reply_to: contacts(HeaderName::ReplyTo),
+            subject: message.subject().unwrap_or_default().to_owned(),
+            message_id: message.message_id().unwrap_or_default().to_owned(),
+            date: message.date().and_then(|d| {
+                let seconds = u64::try_from(d.to_timestamp()).ok()?;
+                Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+            }),
+            attachments,
+            inline,
+            snippet,
+            search_text: String::new(),
+        };
+        headline.search_text = search_text(&headline, &names, &text);
+        headline
+    }
+}
+
+fn contacts_of(address: &Address<'_>) -> Vec<Contact> {
+    address
+        .iter()
+        .map(|a| Contact {
+            name: a.name().unwrap_or_default().to_owned(),
+            address: a.address().unwrap_or_default().to_owned(),
+        })
+        .collect()
+}
+
+fn is_inline_disposition(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_disposition()
+        .is_none_or(|d| d.ctype().eq_ignore_ascii_case("inline"))
+}
+
+fn search_text(headline: &Headline, attachment_names: &str, text: &str) -> String {
+    let mut out = String::with_capacity(256 + text.len().min(SEARCH_TEXT_OCTETS));
+    let contacts = headline
+        .from
+        .iter()
+        .chain(&headline.to)
+        .chain(&headline.cc)
+        .chain(&headline.bcc)
+        .chain(&headline.reply_to);
+    for contact in contacts {
+        out.push_str(&contact.name);
+        out.push(' ');
+        out.push_str(&contact.address);
+        out.push('\n');
+    }
+    out.push_str(&headline.subject);
+    out.push('\n');
+    out.push_str(&headline.message_id);
+    out.push_str(attachment_names);
+    out.push('\n');
+    out.push_str(truncate_at_char(text, SEARCH_TEXT_OCTETS));
+    out.to_lowercase()
+}
+
+/// The longest prefix of `text` within `max` octets that ends on a character boundary.
+pub fn truncate_at_char(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn collapse_whitespace(text: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    for (count, word) in text.split_whitespace().enumerate() {
+        if count > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        if out.chars().count() >= max_chars {
+            break;
+        }
+    }
+    match out.char_indices().nth(max_chars) {
+        Some((end, _)) => out[..end].to_owned(),
+        None => out,
+    }
+}
+
+/// Text of an HTML body for the snippet and search: tags dropped, `<style>` and `<script>`
+/// contents dropped, entities left as they are.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        out.push(' ');
+        let after = &rest[open..];
+        let lower_start: String = after.chars().take(8).collect::<String>().to_lowercase();
+        let skip_to = if lower_start.starts_with("<style") {
+            "</style>"
+        } else if lower_start.starts_with("<script") {
+            "</script>"
+        } else {
+            ">"
+        };
+        match find_ignore_case(after, skip_to) {
+            Some(end) => rest = &after[end + skip_to.len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
+    let needle = needle.as_bytes();
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Where a listed message's octets are: in memory while the mailbox holds it, on disk with
+/// `--store` (always, and after a restart only there).
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    pub memory: Weak<StoredMessage>,
+    /// `raw/<id>.eml`: the octets as received.
+    pub raw_path: Option<PathBuf>,
+    /// The delivered copy in `new/` or `cur/`.
+    pub delivered: Option<PathBuf>,
+}
+
+impl Location {
+    pub fn of(message: &Arc<StoredMessage>) -> Location {
+        Location {
+            memory: Arc::downgrade(message),
+            raw_path: message.raw_path.clone(),
+            delivered: message.path.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_contacts_subject_and_snippet() {
+        let raw =
+            b"From: Ann <ann@example.com>\r\nTo: bob@example.org, \"C D\" <cd@example.net>\r\n\
+Subject: =?UTF-8?B?5L2g5aW9?= there\r\nMessage-ID: <m1@example.com>\r\n\
+Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n  world  \r\n";
+        let h = Headline::read(raw);
+        assert_eq!(
+            h.from,
+            Some(Contact {
+                name: "Ann".into(),
+                address: "ann@example.com".into()
+            })
+        );
+        assert_eq!(h.to.len(), 2);
+        assert_eq!(h.to[1].name, "C D");
+        assert_eq!(h.subject, "你好 there");
+        assert_eq!(h.message_id, "m1@example.com");
+        assert_eq!(h.snippet, "Hello world");
+        assert!(h.search_text.contains("ann@example.com"));
+        assert!(h.search_text.contains("你好 there"));
+        assert!(h.date.is_some());
+    }
+
+    #[test]
+    fn an_html_only_message_is_summarised_without_its_tags_and_scripts() {
+        let raw = b"Subject: x\r\nContent-Type: text/html\r\n\r\n<html><style>p{}</style><script>alert(1)</script><p>Hi <b>you</b></p></html>\r\n";
+        let h = Headline::read(raw);
+        assert_eq!(h.snippet, "Hi you");
+    }
+
+    #[test]
+    fn garbage_still_gets_an_entry() {
+        let h = Headline::read(b"\x00\x01\xff");
+        assert_eq!(h.subject, "");
+        let h = Headline::read(b"");
+        assert_eq!(h.snippet, "");
+    }
+
+    #[test]
+    fn truncation_keeps_characters_whole() {
+        assert_eq!(truncate_at_char("你好", 4), "你");
+        assert_eq!(truncate_at_char("abc", 10), "abc");
+    }
+}

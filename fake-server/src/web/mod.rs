@@ -1,0 +1,188 @@
+//! The web sink: an HTTP API compatible with Mailpit's (`/api/v1`), this tool's own API
+//! (transcripts, check results, sessions, scenarios, waiting), the `/api/events` WebSocket,
+//! and a web UI, all served by the `fake-smtp serve` process on `127.0.0.1:8025` by default.
+//! docs/web.md describes every endpoint.
+//!
+//! - [`index`]: the list of messages (newest first, read state, tags), fed by [`state`];
+//! - [`entry`], [`mime`]: what is read from a message to list, search and show it;
+//! - [`search`]: Mailpit's query syntax;
+//! - [`mailpit`]: Mailpit's JSON shapes;
+//! - [`api`]: the handlers; [`ui`]: the embedded UI and the message views;
+//! - [`restore`]: the index rebuilt from a Maildir at start;
+//! - [`relay`]: releasing a message to a real server.
+
+pub mod api;
+pub mod entry;
+pub mod index;
+pub mod mailpit;
+pub mod mime;
+pub mod openapi;
+pub mod relay;
+pub mod restore;
+pub mod search;
+pub mod state;
+pub mod ui;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tokio::task::JoinHandle;
+
+use crate::error::ServerError;
+use crate::mailbox::Mailbox;
+use crate::scenario::chaos::Chaos;
+use crate::server::ScenarioSwitch;
+pub use relay::RelayConfig;
+use state::WebState;
+
+/// Where and how the web sink is served.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub address: SocketAddr,
+    /// Basic authentication for the API and the UI (`--http-auth USER:PASSWORD`).
+    pub auth: Option<(String, String)>,
+    /// Where `release` sends messages (`--relay HOST:PORT`).
+    pub relay: Option<RelayConfig>,
+    /// A default address rather than one asked for: when it is taken (another sink already
+    /// runs there), the server goes on without the web sink, with a warning.
+    pub optional: bool,
+}
+
+impl WebConfig {
+    pub fn new(address: SocketAddr) -> WebConfig {
+        WebConfig {
+            address,
+            auth: None,
+            relay: None,
+            optional: false,
+        }
+    }
+}
+
+/// The running web sink; dropping it stops it.
+#[derive(Debug)]
+pub struct WebHandle {
+    pub address: SocketAddr,
+    pub state: Arc<WebState>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for WebHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Binds the web sink's address, attaches its index to the mailbox and starts serving.
+/// `Ok(None)`: the address was optional and taken.
+pub async fn start(
+    config: WebConfig,
+    mailbox: Arc<Mailbox>,
+    chaos: Arc<Chaos>,
+    scenarios: Option<Arc<ScenarioSwitch>>,
+    listeners: Vec<(String, SocketAddr)>,
+) -> Result<Option<WebHandle>, ServerError> {
+    let bind_error = |source| ServerError::Bind {
+        listener: "http".to_owned(),
+        address: config.address,
+        source,
+    };
+    let listener = match tokio::net::TcpListener::bind(config.address).await {
+        Ok(listener) => listener,
+        Err(error) if config.optional && error.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(
+                address = %config.address,
+                "the web sink's default address is taken (another sink?): no web UI or API \
+                 this time; --http ADDR serves it elsewhere"
+            );
+            return Ok(None);
+        }
+        Err(error) => return Err(bind_error(error)),
+    };
+    let address = listener.local_addr().map_err(bind_error)?;
+    if !address.ip().is_loopback() && config.auth.is_none() {
+        tracing::warn!(
+            %address,
+            "the web sink is reachable from other machines without a password: anyone who can \
+             reach it reads, deletes and relays the mail (set --http-auth USER:PASSWORD)"
+        );
+    }
+    let state = WebState::new(mailbox, chaos, config.relay.clone(), scenarios, listeners);
+    state.start_feed();
+    let auth = config.auth.as_ref().map(|(user, password)| {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        Arc::<str>::from(format!("Basic {token}"))
+    });
+    let router = api::routes()
+        .merge(ui::routes())
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(auth, basic_auth))
+        .with_state(Arc::clone(&state));
+    tracing::info!(%address, "web sink: UI and API at http://{address}/");
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "the web sink stopped");
+        }
+    });
+    Ok(Some(WebHandle {
+        address,
+        state,
+        task,
+    }))
+}
+
+/// With `--http-auth`, every request needs the user name and password (HTTP Basic).
+async fn basic_auth(
+    State(expected): State<Option<Arc<str>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = expected else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if given.is_some_and(|given| constant_time_eq(given.as_bytes(), expected.as_bytes())) {
+        return next.run(request).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"fake-smtp\"")],
+        "Unauthorised.\n",
+    )
+        .into_response()
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Headers on every response: no MIME sniffing, no referrer leaving the UI, and no framing
+/// by other sites. Responses that carry message content set their own, stricter
+/// Content-Security-Policy ([`ui::MESSAGE_CSP`]); the rest get the UI's.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(ui::UI_CSP),
+        );
+    }
+    response
+}

@@ -1,0 +1,287 @@
+//! What the web sink's handlers share: the mailbox, the index fed from it, the event stream
+//! of the WebSocket, and the counters `info` reports. The index is fed by a task of its own
+//! (messages are parsed there, never on an SMTP session's path), and with `--store` it is
+//! first rebuilt from the Maildir.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::index::{Entry, Index};
+use super::mailpit::{event_frame, MessageSummary};
+use super::relay::RelayConfig;
+use super::restore;
+use crate::mailbox::{Mailbox, MailboxWatcher, SessionRecord, StoredMessage};
+use crate::scenario::chaos::Chaos;
+use crate::server::ScenarioSwitch;
+
+/// Frames the WebSocket may queue per subscriber before a slow one skips ahead.
+const EVENT_BACKLOG: usize = 1024;
+
+#[derive(Debug)]
+pub struct WebState {
+    pub mailbox: Arc<Mailbox>,
+    index: RwLock<Index>,
+    /// JSON frames for `/api/events` subscribers.
+    pub events: broadcast::Sender<Arc<str>>,
+    /// Messages indexed so far: the wait endpoint watches it.
+    pub indexed: watch::Sender<u64>,
+    pub started: Instant,
+    pub deleted: AtomicU64,
+    pub chaos: Arc<Chaos>,
+    pub relay: Option<RelayConfig>,
+    pub scenarios: Option<Arc<ScenarioSwitch>>,
+    /// The listeners' names and addresses, for the UI.
+    pub listeners: Vec<(String, std::net::SocketAddr)>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Stats {
+    total: usize,
+    unread: usize,
+    version: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IdOnly<'a> {
+    #[serde(rename = "ID")]
+    pub id: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ReadUpdate<'a> {
+    #[serde(rename = "ID")]
+    pub id: &'a str,
+    pub read: bool,
+}
+
+impl WebState {
+    pub fn new(
+        mailbox: Arc<Mailbox>,
+        chaos: Arc<Chaos>,
+        relay: Option<RelayConfig>,
+        scenarios: Option<Arc<ScenarioSwitch>>,
+        listeners: Vec<(String, std::net::SocketAddr)>,
+    ) -> Arc<WebState> {
+        Arc::new(WebState {
+            mailbox,
+            index: RwLock::new(Index::default()),
+            events: broadcast::channel(EVENT_BACKLOG).0,
+            indexed: watch::channel(0).0,
+            started: Instant::now(),
+            deleted: AtomicU64::new(0),
+            chaos,
+            relay,
+            scenarios,
+            listeners,
+        })
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Index> {
+        // A panic while holding the lock leaves at worst a half-applied change of read
+        // state or tags: keep serving.
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends a frame to the WebSocket subscribers, built only when someone listens.
+    pub fn announce(&self, kind: &str, data: &impl Serialize) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(Arc::from(event_frame(kind, data)));
+        }
+    }
+
+    pub fn announce_stats(&self) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        let stats = {
+            let index = self.read();
+            Stats {
+                total: index.total(),
+                unread: index.unread(),
+                version: env!("CARGO_PKG_VERSION"),
+            }
+        };
+        self.announce("stats", &stats);
+    }
+
+    /// Starts feeding the index from the mailbox (after rebuilding it from the Maildir, with
+    /// `--store`). Returns once the feed is attached; the rebuild goes on in the background.
+    pub fn start_feed(self: &Arc<Self>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.mailbox.watch(Arc::new(Feed { tx }));
+        let state = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Some(maildir) = state.mailbox.maildir().cloned() {
+                let restored = tokio::task::spawn_blocking(move || restore::entries(&maildir))
+                    .await
+                    .unwrap_or_default();
+                let count = restored.len();
+                {
+                    let mut index = state.write();
+                    for entry in restored {
+                        index.insert(entry);
+                    }
+                }
+                if count > 0 {
+                    tracing::info!(messages = count, "web: listed the messages of the Maildir");
+                    state.indexed.send_modify(|n| *n += count as u64);
+                }
+            }
+            index_arrivals(state, rx).await;
+        });
+    }
+}
+
+/// What the mailbox tells the index task.
+#[derive(Debug)]
+enum Arrival {
+    Message(Arc<StoredMessage>),
+    Evicted(Vec<String>),
+}
+
+#[derive(Debug)]
+struct Feed {
+    tx: mpsc::UnboundedSender<Arrival>,
+}
+
+impl MailboxWatcher for Feed {
+    fn accepted(&self, message: &Arc<StoredMessage>) {
+        let _ = self.tx.send(Arrival::Message(Arc::clone(message)));
+    }
+
+    fn evicted(&self, ids: &[String]) {
+        let _ = self.tx.send(Arrival::Evicted(ids.to_vec()));
+    }
+
+    fn session(&self, _record: &Arc<SessionRecord>) {}
+}
+
+/// Most arrivals indexed under one lock.
+const BATCH: usize = 256;
+
+async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Arrival>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        // Parsing happens before the lock is taken.
+        let mut entries = Vec::new();
+        let mut evicted = Vec::new();
+        for arrival in batch.drain(..) {
+            match arrival {
+                Arrival::Message(message) => entries.push(Entry::of(&message)),
+                Arrival::Evicted(ids) => evicted.extend(ids),
+            }
+        }
+        let added = entries.len() as u64;
+        let mut removed = Vec::new();
+        {
+            let mut index = state.write();
+            for entry in entries {
+                index.insert(entry);
+            }
+            for id in evicted {
+                // With a Maildir the message is still there to read: it stays listed.
+                let on_disk = index
+                    .get(&id)
+                    .is_some_and(|e| e.location.raw_path.is_some());
+                if !on_disk && index.remove(&id).is_some() {
+                    removed.push(id);
+                }
+            }
+        }
+        if state.events.receiver_count() > 0 {
+            let index = state.read();
+            let newest: Vec<_> = index.newest_first().take(added as usize).collect();
+            for entry in newest.into_iter().rev() {
+                state.announce("new", &MessageSummary::of(entry));
+            }
+            drop(index);
+            for id in &removed {
+                state.announce("delete", &IdOnly { id });
+            }
+            state.announce_stats();
+        }
+        state.indexed.send_modify(|n| *n += added);
+    }
+}
+
+/// Removes messages from the list, from memory and from the Maildir; returns how many were
+/// listed. Announced to the WebSocket as Mailpit does (`delete` each, or `truncate`).
+pub fn delete(state: &WebState, ids: Option<&[String]>) -> usize {
+    let removed: Vec<Entry> = {
+        let mut index = state.write();
+        match ids {
+            None => index.clear(),
+            Some(ids) => ids.iter().filter_map(|id| index.remove(id)).collect(),
+        }
+    };
+    match ids {
+        None => state.mailbox.forget_all(),
+        Some(_) => {
+            let set = removed.iter().map(|e| e.id.as_str()).collect();
+            state.mailbox.forget(&set);
+        }
+    }
+    if let Some(maildir) = state.mailbox.maildir() {
+        for entry in &removed {
+            if let Err(error) =
+                maildir.remove_message(&entry.id, entry.location.delivered.as_deref())
+            {
+                tracing::warn!(id = %entry.id, %error, "web: could not remove a message's files");
+            }
+        }
+    }
+    state
+        .deleted
+        .fetch_add(removed.len() as u64, Ordering::Relaxed);
+    state.announce_stats();
+    match ids {
+        None => state.announce("truncate", &()),
+        Some(_) => {
+            for entry in &removed {
+                state.announce("delete", &IdOnly { id: &entry.id });
+            }
+        }
+    }
+    removed.len()
+}
+
+/// Sets messages read or unread (with `--store`, the Maildir copy moves to `cur/` with the
+/// `S` flag, as a mail reader marks it).
+pub fn set_read(state: &WebState, ids: &[String], read: bool) {
+    let mut changed = Vec::new();
+    {
+        let mut index = state.write();
+        for id in ids {
+            if let Some(entry) = index.set_read(id, read) {
+                if let (Some(maildir), Some(path)) =
+                    (state.mailbox.maildir(), entry.location.delivered.as_ref())
+                {
+                    match maildir.set_seen(path, read) {
+                        Ok(moved) => entry.location.delivered = Some(moved),
+                        Err(error) => {
+                            tracing::warn!(%id, %error, "web: could not flag the Maildir copy")
+                        }
+                    }
+                }
+                changed.push(id.clone());
+            }
+        }
+    }
+    for id in &changed {
+        state.announce("update", &ReadUpdate { id, read });
+    }
+    if !changed.is_empty() {
+        state.announce_stats();
+    }
+}
