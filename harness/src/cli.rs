@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use smtp_harness::client::{Timeouts, Trust};
-use smtp_harness::flows::{FlowKind, Target};
+use smtp_harness::flows::{FlowKind, Outbound, Target};
+use smtp_harness::message::shapes;
 use smtp_protocol::sasl::Credentials;
 
 #[derive(Debug, Parser)]
@@ -24,6 +25,19 @@ pub struct Cli {
 pub enum Command {
     /// Run one flow against a server and print what happened.
     Probe(Box<ProbeArgs>),
+    /// List the message shapes `probe --message` sends, or print one as it would be sent.
+    Messages(MessagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MessagesArgs {
+    /// Print this shape's octets (for a server offering 8BITMIME, BINARYMIME, CHUNKING and
+    /// SMTPUTF8) instead of the list.
+    pub name: Option<String>,
+
+    /// With NAME: as for a server that offers none of them (8-bit parts downgraded).
+    #[arg(long, requires = "name")]
+    pub seven_bit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +87,16 @@ pub struct ProbeArgs {
     /// How long to wait for each reply (default: RFC 5321 §4.5.3.2's minimums).
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+
+    /// Send this shape of the corpus instead of the default message (`smtp-harness messages`
+    /// lists them); it is encoded for what the server offers.
+    #[arg(long, value_name = "NAME", conflicts_with = "message_file")]
+    pub message: Option<String>,
+
+    /// Send this message (.eml) as it is; line ends are made CRLF. 8-bit content needs a
+    /// server offering 8BITMIME (a file is not re-encoded).
+    #[arg(long, value_name = "FILE")]
+    pub message_file: Option<PathBuf>,
 
     /// Print JSON (the outcome and the transcripts as data) instead of text.
     #[arg(long)]
@@ -132,6 +156,15 @@ impl ProbeArgs {
         };
         target.envelope.from = self.from.clone();
         target.envelope.to = self.to.clone();
+        if let Some(name) = &self.message {
+            let shape = shapes::shape(name).map_err(|e| e.to_string())?;
+            target = target.with_shape(shape);
+        }
+        if let Some(path) = &self.message_file {
+            let content = std::fs::read(path)
+                .map_err(|e| format!("--message-file {}: {e}", path.display()))?;
+            target.message = Outbound::File(std::sync::Arc::new(content));
+        }
         if let Some(seconds) = self.timeout {
             let each = Duration::from_secs(seconds);
             target.timeouts = Timeouts {

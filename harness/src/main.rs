@@ -7,13 +7,24 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Cli, Command, ProbeArgs};
+use cli::{Cli, Command, MessagesArgs, ProbeArgs};
 use smtp_harness::flows::{self, FlowKind, FlowOutcome, RelayTarget, Target};
 use smtp_harness::redact::redact;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Command::Probe(args) = cli.command;
+    let args = match cli.command {
+        Command::Probe(args) => args,
+        Command::Messages(args) => {
+            return match messages(&args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("smtp-harness: {error}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,6 +96,31 @@ async fn probe(args: &ProbeArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `smtp-harness messages [NAME]`: the corpus, or one shape's octets.
+fn messages(args: &MessagesArgs) -> Result<(), String> {
+    use smtp_harness::message::{render, shapes, Offered, SHAPES};
+    use std::io::Write;
+    let Some(name) = &args.name else {
+        let width = SHAPES.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        for shape in SHAPES {
+            println!("{:width$}  {}", shape.name, shape.summary);
+        }
+        return Ok(());
+    };
+    let shape = shapes::shape(name).map_err(|e| e.to_string())?;
+    let offered = if args.seven_bit {
+        Offered::NONE
+    } else {
+        Offered::ALL
+    };
+    let rendered = render(&(shape.build)(), offered).map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    for chunk in rendered.chunks() {
+        out.write_all(&chunk).map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())
 }
 
 async fn run(flow: FlowKind, target: &Target) -> FlowOutcome {

@@ -396,7 +396,11 @@ fn line_998(model: &MessageModel<'_>) -> Outcome {
     let content = model.content();
     let mut too_long = Findings::new(3);
     let mut long = Findings::new(2);
+    let binary = binary_bodies(model);
     for line in lines(content, 0..content.len()) {
+        if in_any(&binary, line.start) {
+            continue;
+        }
         let octets = line.len();
         if octets > 998 {
             too_long.add(|| {
@@ -502,6 +506,28 @@ fn header_body_separator(model: &MessageModel<'_>) -> Outcome {
     Outcome::from_findings(findings.finish())
 }
 
+/// RFC 3030 §3 and RFC 2045 §2.9: the body of a part labelled `binary`, sent by BDAT with
+/// BODY=BINARYMIME, is arbitrary octets (NUL, bare CR and LF, lines of any length); the line
+/// rules of RFC 5322 do not look inside it. Sent any other way, it is judged like the rest
+/// (and C-2045-NO-BINARY-OVER-DATA says why).
+fn binary_bodies(model: &MessageModel<'_>) -> Vec<Range<usize>> {
+    use smtp_protocol::params::Body;
+    use smtp_protocol::session::Transfer;
+    if model.input.transfer != Transfer::Bdat || model.input.body != Some(Body::BinaryMime) {
+        return Vec::new();
+    }
+    model
+        .entities
+        .iter()
+        .filter(|e| e.multipart.is_none() && e.encoding.as_deref() == Some("binary"))
+        .map(|e| e.body.clone())
+        .collect()
+}
+
+fn in_any(ranges: &[Range<usize>], at: usize) -> bool {
+    ranges.iter().any(|r| r.contains(&at))
+}
+
 /// RFC 5322 §2.3: CR and LF only together in the body.
 fn body_no_bare_crlf(model: &MessageModel<'_>) -> Outcome {
     let content = model.content();
@@ -510,7 +536,11 @@ fn body_no_bare_crlf(model: &MessageModel<'_>) -> Outcome {
         return Outcome::not_applicable("the message has no body (no empty line after its header)");
     };
     let mut findings = Findings::new(4);
+    let binary = binary_bodies(model);
     for at in bare_line_ends(content, separator.start..content.len()) {
+        if in_any(&binary, at) {
+            continue;
+        }
         let what = if content.get(at) == Some(&b'\r') {
             "a CR without LF in the body: CR and LF must only occur together as CRLF"
         } else {
@@ -525,8 +555,14 @@ fn body_no_bare_crlf(model: &MessageModel<'_>) -> Outcome {
 fn no_obsolete_syntax(model: &MessageModel<'_>) -> Outcome {
     let content = model.content();
     let mut findings = Findings::new(6);
-    if let Some(first) = find_byte(content, 0) {
-        let count = content.iter().filter(|&&b| b == 0).count();
+    let binary = binary_bodies(model);
+    let mut nuls = content
+        .iter()
+        .enumerate()
+        .filter(|&(at, &b)| b == 0 && !in_any(&binary, at))
+        .map(|(at, _)| at);
+    if let Some(first) = nuls.next() {
+        let count = 1 + nuls.count();
         findings.add(|| {
             finding_at(
                 content,
@@ -2241,6 +2277,35 @@ To: bob@example.org\r\nSubject: hello\r\nMessage-ID: <abc.123@example.com>";
         message_status(id, message(b"Subject: x\r\n\r\na\rb\r\n"), Status::Fail);
         message_status(id, message(b"Subject: x\r\n\r\na\r\nb\r"), Status::Fail);
         message_status(id, message(b"Subject: x\r\n"), Status::NotApplicable);
+    }
+
+    #[test]
+    fn binary_parts_under_binarymime_are_octets() {
+        use smtp_protocol::params::Body;
+        let content = b"Subject: x\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
+--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+a\x00b\nc\rd\r\n\
+--b--\r\n";
+        for id in [
+            "C-5322-BODY-NO-BARE-CRLF",
+            "C-5322-NO-OBSOLETE-SYNTAX",
+            "C-5322-LINE-998",
+        ] {
+            message_status(
+                id,
+                message(content).bdat().body(Body::BinaryMime),
+                Status::Pass,
+            );
+        }
+        // Over DATA, or without BODY=BINARYMIME, the octets are judged like any others.
+        message_status("C-5322-BODY-NO-BARE-CRLF", message(content), Status::Fail);
+        message_status(
+            "C-5322-NO-OBSOLETE-SYNTAX",
+            message(content).bdat(),
+            Status::Fail,
+        );
     }
 
     #[test]

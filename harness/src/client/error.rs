@@ -37,6 +37,8 @@ pub enum ClientError {
     Sasl(#[from] smtp_protocol::sasl::ClientError),
     #[error("the message needs {0}, which the server does not offer")]
     MissingExtension(&'static str),
+    #[error("{what} need SMTPUTF8 (RFC 6531), which the server does not offer: not sent")]
+    Smtputf8Required { what: String },
     #[error("the message ({size} octets) exceeds the server's SIZE {limit}")]
     TooBig { size: u64, limit: u64 },
     #[error("invalid address {address:?}: {error}")]
@@ -46,6 +48,8 @@ pub enum ClientError {
     },
     #[error("no recipient given")]
     NoRecipients,
+    #[error("cannot build the message: {0}")]
+    Message(#[from] crate::message::MessageError),
 }
 
 impl ClientError {
@@ -68,9 +72,11 @@ impl ClientError {
             | ClientError::NoMechanism { .. }
             | ClientError::PlaintextWithoutTls(_)
             | ClientError::MissingExtension(_)
+            | ClientError::Smtputf8Required { .. }
             | ClientError::TooBig { .. }
             | ClientError::Address { .. }
-            | ClientError::NoRecipients => true,
+            | ClientError::NoRecipients
+            | ClientError::Message(_) => true,
             _ => false,
         }
     }

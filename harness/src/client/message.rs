@@ -24,20 +24,43 @@ pub fn normalise_line_ends(content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The end-of-data line, after content that ends in CRLF.
+pub const END_OF_DATA: &[u8] = b".\r\n";
+
 /// Doubles a leading dot on every line and appends the end-of-data line. `content` must be
 /// normalised (CRLF line ends, ending in CRLF).
 pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + 16);
-    let mut line_start = true;
-    for &byte in content {
-        if line_start && byte == b'.' {
-            out.push(b'.');
-        }
-        out.push(byte);
-        line_start = byte == b'\n';
-    }
-    out.extend_from_slice(b".\r\n");
+    DotStuffer::default().stuff(content, &mut out);
+    out.extend_from_slice(END_OF_DATA);
     out
+}
+
+/// Dot-stuffing of content that comes in chunks: remembers whether the next octet starts a
+/// line across chunk boundaries.
+#[derive(Debug, Clone, Copy)]
+pub struct DotStuffer {
+    line_start: bool,
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        DotStuffer { line_start: true }
+    }
+}
+
+impl DotStuffer {
+    /// Appends `chunk` to `out` with every line's leading dot doubled.
+    pub fn stuff(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        out.reserve(chunk.len() + 16);
+        for &byte in chunk {
+            if self.line_start && byte == b'.' {
+                out.push(b'.');
+            }
+            out.push(byte);
+            self.line_start = byte == b'\n';
+        }
+    }
 }
 
 #[cfg(test)]
@@ -55,6 +78,19 @@ mod tests {
             dot_stuff(b".one\r\ntwo\r\n.\r\n"),
             b"..one\r\ntwo\r\n..\r\n.\r\n"
         );
+    }
+
+    #[test]
+    fn stuffing_across_chunks() {
+        let content = b"a\r\n.b\r\n.c\r\n";
+        for cut in 0..content.len() {
+            let mut stuffer = DotStuffer::default();
+            let mut out = Vec::new();
+            stuffer.stuff(&content[..cut], &mut out);
+            stuffer.stuff(&content[cut..], &mut out);
+            out.extend_from_slice(END_OF_DATA);
+            assert_eq!(out, dot_stuff(content), "cut at {cut}");
+        }
     }
 
     #[test]

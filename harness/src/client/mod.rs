@@ -9,6 +9,7 @@ pub mod error;
 pub mod message;
 pub mod tls;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use crate::message::{Offered, Rendered};
 use connection::Stream;
 pub use error::ClientError;
 pub use tls::Trust;
@@ -124,6 +126,18 @@ pub struct Delivery {
     /// The reply to the end of data.
     pub reply: Reply,
 }
+
+/// What is sent after the envelope: its size (SIZE=), `BODY=`, whether its header fields
+/// need SMTPUTF8, and its octets (CRLF line ends, not yet dot-stuffed) in chunks.
+struct Outgoing<'a> {
+    size: u64,
+    body: Option<Body>,
+    smtputf8: bool,
+    chunks: Box<dyn Iterator<Item = Cow<'a, [u8]>> + Send + 'a>,
+}
+
+/// The largest BDAT chunk sent (the 25 MiB shape goes in a handful).
+const BDAT_CHUNK: usize = 8 * 1024 * 1024;
 
 /// Longest reply line read (a 334 challenge may exceed 512, RFC 4954 §4).
 const MAX_REPLY_LINE: usize = 16 * 1024;
@@ -250,7 +264,8 @@ impl Client {
         self.started.elapsed()
     }
 
-    fn note(&mut self, text: impl Into<String>) {
+    /// Adds a note (`** ...`) to the transcript.
+    pub fn note(&mut self, text: impl Into<String>) {
         let now = self.now();
         self.transcript.note(now, None, text);
     }
@@ -512,14 +527,66 @@ impl Client {
         self.line(sasl::CANCEL, "the reply to the cancel").await
     }
 
-    /// Sends one message: MAIL, RCPT (pipelined with DATA when offered), then the content by
-    /// DATA (dot-stuffed) or BDAT.
+    /// Sends one message as it is: MAIL, RCPT (pipelined with DATA when offered), then the
+    /// content by DATA (dot-stuffed) or BDAT. Line ends are made CRLF; 8-bit content needs
+    /// 8BITMIME (it is not downgraded: see [`Client::send_rendered`] for that).
     pub async fn send(
         &mut self,
         envelope: &Envelope,
         content: &[u8],
     ) -> Result<Delivery, ClientError> {
         let content = message::normalise_line_ends(content);
+        let eight_bit = content.iter().any(|&b| b >= 0x80);
+        let outgoing = Outgoing {
+            size: content.len() as u64,
+            body: eight_bit.then_some(Body::EightBitMime),
+            smtputf8: false,
+            chunks: Box::new(std::iter::once(Cow::Borrowed(content.as_slice()))),
+        };
+        self.transact(envelope, outgoing).await
+    }
+
+    /// Sends a message rendered for this server ([`crate::message::render`] with
+    /// [`Client::offered`]): its encoding decisions go into the transcript as notes, its
+    /// `BODY=` and SMTPUTF8 needs into MAIL, and its octets are streamed (BDAT when it has a
+    /// binary part, BODY=BINARYMIME).
+    pub async fn send_rendered(
+        &mut self,
+        envelope: &Envelope,
+        rendered: &Rendered,
+    ) -> Result<Delivery, ClientError> {
+        for note in &rendered.notes {
+            self.note(note.clone());
+        }
+        let outgoing = Outgoing {
+            size: rendered.size(),
+            body: rendered.body,
+            smtputf8: rendered.smtputf8,
+            chunks: Box::new(rendered.chunks()),
+        };
+        self.transact(envelope, outgoing).await
+    }
+
+    /// What the last EHLO offered that decides a message's encoding.
+    pub fn offered(&self) -> Offered {
+        Offered {
+            eight_bit_mime: self.offers("8BITMIME"),
+            binary_mime: self.offers("BINARYMIME") && self.offers("CHUNKING"),
+            smtputf8: self.offers("SMTPUTF8"),
+        }
+    }
+
+    async fn transact(
+        &mut self,
+        envelope: &Envelope,
+        outgoing: Outgoing<'_>,
+    ) -> Result<Delivery, ClientError> {
+        let Outgoing {
+            size,
+            body,
+            smtputf8,
+            chunks,
+        } = outgoing;
         let reverse_path = if envelope.from.is_empty() {
             ReversePath::Null
         } else {
@@ -530,7 +597,14 @@ impl Client {
             .iter()
             .map(|to| parse_path(to, ForwardPath::parse_prefix))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut params = self.mail_params(&content, &reverse_path, &forward_paths)?;
+        let mut params = match self.mail_params(size, body, smtputf8, &reverse_path, &forward_paths)
+        {
+            Ok(params) => params,
+            Err(error) => {
+                self.note(format!("not sent: {error}"));
+                return Err(error);
+            }
+        };
         let dsn = match &envelope.dsn {
             // C-3461-ONLY-IF-ADVERTISED: without DSN offered, the request is dropped.
             Some(_) if !self.offers("DSN") => {
@@ -551,7 +625,9 @@ impl Client {
             .and_then(|d| d.notify.clone())
             .map(|n| vec![smtp_protocol::params::RcptParam::Notify(n)])
             .unwrap_or_default();
-        let use_bdat = self.config.chunking && self.offers("CHUNKING");
+        // RFC 3030 §3: BINARYMIME content goes by BDAT only.
+        let use_bdat =
+            (self.config.chunking && self.offers("CHUNKING")) || body == Some(Body::BinaryMime);
         let pipelined = self.config.pipelining && self.offers("PIPELINING");
         let mail = Command::Mail {
             reverse_path,
@@ -637,17 +713,7 @@ impl Client {
             });
         }
         let reply = if use_bdat {
-            let size = content.len() as u64;
-            let bdat = Command::Bdat { size, last: true };
-            let mut bytes = bdat.to_line().into_bytes();
-            let now = self.now();
-            self.transcript
-                .client_line(now, bdat.to_string().as_bytes(), LineMeta::default());
-            // The chunk follows its BDAT line without a reply in between (RFC 3030 §2).
-            self.record_content(content.len(), true);
-            bytes.extend_from_slice(&content);
-            self.write_raw(&bytes).await?;
-            self.read_reply("the BDAT reply", timeouts.data_end).await?
+            self.send_bdat(size, chunks).await?
         } else {
             let data_reply = match data_reply {
                 Some(reply) => reply,
@@ -659,9 +725,15 @@ impl Client {
             if data_reply.code.get() != 354 {
                 return Err(rejected(&Command::Data, data_reply));
             }
-            self.record_content(content.len(), false);
-            let stuffed = message::dot_stuff(&content);
-            self.write_raw(&stuffed).await?;
+            self.record_content(size, false);
+            let mut stuffer = message::DotStuffer::default();
+            let mut out = Vec::new();
+            for chunk in chunks {
+                out.clear();
+                stuffer.stuff(&chunk, &mut out);
+                self.write_raw(&out).await?;
+            }
+            self.write_raw(message::END_OF_DATA).await?;
             self.read_reply("the end-of-data reply", timeouts.data_end)
                 .await?
         };
@@ -678,45 +750,118 @@ impl Client {
         })
     }
 
+    /// BDAT chunks of at most [`BDAT_CHUNK`] octets, the last one `LAST` (RFC 3030 §2); the
+    /// reply to each is read before the next (no pipelining of chunks).
+    async fn send_bdat(
+        &mut self,
+        size: u64,
+        chunks: Box<dyn Iterator<Item = Cow<'_, [u8]>> + Send + '_>,
+    ) -> Result<Reply, ClientError> {
+        let mut pending: Vec<u8> = Vec::new();
+        let mut sent = 0u64;
+        for chunk in chunks {
+            let mut chunk: &[u8] = &chunk;
+            while !chunk.is_empty() {
+                let take = (BDAT_CHUNK - pending.len()).min(chunk.len());
+                pending.extend_from_slice(&chunk[..take]);
+                chunk = &chunk[take..];
+                sent += take as u64;
+                if pending.len() == BDAT_CHUNK && sent < size {
+                    let reply = self.bdat_chunk(&pending, false).await?;
+                    if reply.code.class() != 2 {
+                        return Err(ClientError::Rejected {
+                            command: "BDAT".to_owned(),
+                            reply,
+                        });
+                    }
+                    pending.clear();
+                }
+            }
+        }
+        self.bdat_chunk(&pending, true).await
+    }
+
+    async fn bdat_chunk(&mut self, data: &[u8], last: bool) -> Result<Reply, ClientError> {
+        let bdat = Command::Bdat {
+            size: data.len() as u64,
+            last,
+        };
+        let mut bytes = bdat.to_line().into_bytes();
+        let now = self.now();
+        self.transcript
+            .client_line(now, bdat.to_string().as_bytes(), LineMeta::default());
+        // The chunk follows its BDAT line without a reply in between (RFC 3030 §2).
+        self.record_content(data.len() as u64, true);
+        bytes.extend_from_slice(data);
+        self.write_raw(&bytes).await?;
+        let waiting_for = if last {
+            "the BDAT LAST reply"
+        } else {
+            "the BDAT reply"
+        };
+        self.read_reply(waiting_for, self.config.timeouts.data_end)
+            .await
+    }
+
     fn mail_params(
         &self,
-        content: &[u8],
+        size: u64,
+        body: Option<Body>,
+        utf8_content: bool,
         from: &ReversePath,
         to: &[ForwardPath],
     ) -> Result<Vec<MailParam>, ClientError> {
         let mut params = Vec::new();
         if let Some(limit) = self.extensions.as_ref().and_then(Extensions::size) {
-            let size = content.len() as u64;
             // C-1870-RESPECT-FIXED-MAX: do not send what the server said it will refuse.
             if limit > 0 && size > limit {
                 return Err(ClientError::TooBig { size, limit });
             }
             params.push(MailParam::Size(size));
         }
-        if content.iter().any(|&b| b >= 0x80) {
-            // C-6152-NO-8BIT-WITHOUT-EXT: no downgrade is attempted, so refuse.
-            if !self.offers("8BITMIME") {
-                return Err(ClientError::MissingExtension("8BITMIME"));
-            }
-            params.push(MailParam::Body(Body::EightBitMime));
+        let mut utf8_addresses: Vec<String> = Vec::new();
+        if let Some(m) = from.mailbox().filter(|m| m.is_utf8()) {
+            utf8_addresses.push(m.to_string());
         }
-        let utf8 =
-            from.mailbox().is_some_and(|m| m.is_utf8()) || to.iter().any(ForwardPath::is_utf8);
-        if utf8 {
-            if !self.offers("SMTPUTF8") {
-                return Err(ClientError::MissingExtension("SMTPUTF8"));
+        utf8_addresses.extend(to.iter().filter(|t| t.is_utf8()).map(|t| t.to_string()));
+        let utf8 = !utf8_addresses.is_empty() || utf8_content;
+        // C-6531-ONLY-IF-ADVERTISED: refuse before MAIL rather than send what must fail.
+        if utf8 && !self.offers("SMTPUTF8") {
+            let what = if utf8_addresses.is_empty() {
+                "the message's UTF-8 header fields (RFC 6532)".to_owned()
+            } else {
+                format!("the address(es) {}", utf8_addresses.join(", "))
+            };
+            return Err(ClientError::Smtputf8Required { what });
+        }
+        match body {
+            Some(Body::EightBitMime) => {
+                // C-6152-NO-8BIT-WITHOUT-EXT.
+                if !self.offers("8BITMIME") {
+                    return Err(ClientError::MissingExtension("8BITMIME"));
+                }
+                params.push(MailParam::Body(Body::EightBitMime));
             }
+            Some(Body::BinaryMime) => {
+                if !(self.offers("BINARYMIME") && self.offers("CHUNKING")) {
+                    return Err(ClientError::MissingExtension("BINARYMIME and CHUNKING"));
+                }
+                params.push(MailParam::Body(Body::BinaryMime));
+            }
+            Some(Body::SevenBit) | None => {}
+        }
+        if utf8 {
             params.push(MailParam::SmtpUtf8);
         }
         Ok(params)
     }
 
-    fn record_content(&mut self, octets: usize, pipelined: bool) {
+    fn record_content(&mut self, octets: u64, pipelined: bool) {
         let now = self.now();
         self.transcript.push(
             now,
             Event::Content {
-                octets: octets as u64,
+                octets,
                 summary: format!("{octets} octets of content"),
                 pipelined,
                 report: None,

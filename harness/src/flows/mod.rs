@@ -14,7 +14,10 @@ use serde::Serialize;
 use smtp_protocol::sasl::Credentials;
 use smtp_protocol::Transcript;
 
-use crate::client::{Client, ClientConfig, ClientError, Envelope, Timeouts, TlsMode, Trust};
+use crate::client::{
+    Client, ClientConfig, ClientError, Delivery, Envelope, Timeouts, TlsMode, Trust,
+};
+use crate::message::{render, Shape};
 
 pub use auth::auth;
 pub use relay::{relay, relay_to_domain, RelayTarget};
@@ -74,6 +77,20 @@ pub struct Target {
     pub bearer: Option<Credentials>,
     pub envelope: Envelope,
     pub timeouts: Timeouts,
+    /// What the flows send (default: [`MESSAGE`]).
+    pub message: Outbound,
+}
+
+/// The message a flow sends.
+#[derive(Debug, Clone, Default)]
+pub enum Outbound {
+    /// [`MESSAGE`], as it is.
+    #[default]
+    Default,
+    /// A shape of the corpus, rendered for each server after its EHLO reply.
+    Shape(&'static Shape),
+    /// A user's own message (`--message-file`), sent as it is (line ends made CRLF).
+    File(std::sync::Arc<Vec<u8>>),
 }
 
 impl Target {
@@ -90,6 +107,30 @@ impl Target {
                 dsn: None,
             },
             timeouts: Timeouts::default(),
+            message: Outbound::Default,
+        }
+    }
+
+    /// Sends `shape`; a shape with envelope addresses of its own (UTF-8 mailboxes) uses them.
+    pub fn with_shape(mut self, shape: &'static Shape) -> Target {
+        if let Some((from, to)) = shape.envelope {
+            self.envelope.from = from.to_owned();
+            self.envelope.to = to.iter().map(|t| (*t).to_owned()).collect();
+        }
+        self.message = Outbound::Shape(shape);
+        self
+    }
+
+    /// Sends the target's message on a session that is ready for MAIL.
+    async fn send(&self, client: &mut Client) -> Result<Delivery, ClientError> {
+        match &self.message {
+            Outbound::Default => client.send(&self.envelope, MESSAGE).await,
+            Outbound::File(content) => client.send(&self.envelope, content).await,
+            Outbound::Shape(shape) => {
+                client.note(format!("message: {} ({})", shape.name, shape.summary));
+                let rendered = render(&(shape.build)(), client.offered())?;
+                client.send_rendered(&self.envelope, &rendered).await
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use super::{FlowKind, FlowOutcome, Target, MESSAGE};
+use super::{FlowKind, FlowOutcome, Target};
 use crate::client::{Client, ClientError, TlsMode};
 use crate::dns::{resolve_mail_targets, MxError, TargetKind, TokioResolver};
 
@@ -139,7 +139,7 @@ async fn attempt(
     let result = async {
         client.hello().await?;
         client.secure().await?;
-        let delivery = client.send(&target.envelope, MESSAGE).await?;
+        let delivery = target.send(&mut client).await?;
         Ok(delivery.reply.to_string().trim_end().to_owned())
     }
     .await;

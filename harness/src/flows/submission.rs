@@ -1,7 +1,7 @@
 //! Message submission (RFC 6409): port 587 with STARTTLS, or port 465 with implicit TLS
 //! (RFC 8314), then AUTH, then one message.
 
-use super::{FlowKind, FlowOutcome, Target, MESSAGE};
+use super::{FlowKind, FlowOutcome, Target};
 use crate::client::{Client, ClientError, TlsMode};
 
 pub async fn submission(target: &Target) -> FlowOutcome {
@@ -61,7 +61,7 @@ async fn steps(
             }
         }
     }
-    match client.send(&target.envelope, MESSAGE).await {
+    match target.send(client).await {
         Ok(delivery) => {
             for (recipient, reply) in &delivery.refused {
                 outcome.step(format!(

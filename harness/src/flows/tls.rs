@@ -1,7 +1,7 @@
 //! TLS flows on a plain port: STARTTLS taken when offered, or required (a careful client
 //! stops when the server strips STARTTLS or answers 454, C-3207-REQUIRE-TLS-CONFIG).
 
-use super::{FlowKind, FlowOutcome, Target, MESSAGE};
+use super::{FlowKind, FlowOutcome, Target};
 use crate::client::{Client, ClientError, TlsMode};
 
 pub async fn tls_opportunistic(target: &Target) -> FlowOutcome {
@@ -81,7 +81,7 @@ async fn steps(
             }
         }
     }
-    match client.send(&target.envelope, MESSAGE).await {
+    match target.send(client).await {
         Ok(delivery) => {
             outcome.step(format!(
                 "delivered: {}",
