@@ -7,12 +7,15 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// Runs fake-smtp; `serve` gets no submission or smtps listener unless the test asks (their
-/// default ports would clash between tests), and a CA directory of its own.
+/// Runs fake-smtp; `serve` gets no submission or smtps listener and no web sink unless the
+/// test asks (their default ports would clash between tests), and a CA directory of its own.
 fn fake_smtp(args: &[&str]) -> Child {
     let mut args: Vec<&str> = args.to_vec();
     if args.first() == Some(&"serve") && !args.contains(&"--submission") {
         args.extend(["--submission", "off", "--smtps", "off"]);
+    }
+    if args.first() == Some(&"serve") && !args.contains(&"--http") {
+        args.extend(["--http", "off"]);
     }
     fake_smtp_with_env(&args, &[])
 }

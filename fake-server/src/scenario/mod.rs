@@ -255,6 +255,11 @@ impl Scenario {
             .capabilities_after_tls
             .take()
             .or(p.capabilities_after_tls);
+        for keyword in p.withhold {
+            if !ehlo.withhold.contains(&keyword) {
+                ehlo.withhold.push(keyword);
+            }
+        }
         for quirk in parent.quirks {
             if !self.quirks.contains(&quirk) {
                 self.quirks.push(quirk);

@@ -177,6 +177,10 @@ pub struct EhloSettings {
     pub capabilities: Option<Vec<String>>,
     /// Capabilities after STARTTLS (default: `capabilities` without STARTTLS).
     pub capabilities_after_tls: Option<Vec<String>>,
+    /// Keywords left out of whatever would be advertised (the server's own lines, or
+    /// `capabilities`), e.g. `[8BITMIME]`: a server without one extension, the rest as usual.
+    #[serde(default)]
+    pub withhold: Vec<String>,
 }
 
 /// The scenario's spelling of [`BareLineEnds`].

@@ -253,7 +253,7 @@ impl ScenarioPolicy {
 
     fn advertised_ehlo(&self, session: &SessionView<'_>, default: Reply) -> Reply {
         let ehlo = &self.scenario.ehlo;
-        if ehlo.greeting.is_none() && ehlo.capabilities.is_none() {
+        if ehlo.greeting.is_none() && ehlo.capabilities.is_none() && ehlo.withhold.is_empty() {
             return default;
         }
         let first = match &ehlo.greeting {
@@ -271,7 +271,13 @@ impl ScenarioPolicy {
             (None, _) => default.lines.iter().skip(1).cloned().collect(),
         };
         let mut lines = vec![first];
-        lines.extend(capabilities);
+        lines.extend(capabilities.into_iter().filter(|line| {
+            let keyword = line.split_whitespace().next().unwrap_or_default();
+            !ehlo
+                .withhold
+                .iter()
+                .any(|w| w.trim().eq_ignore_ascii_case(keyword))
+        }));
         Reply::multiline(250, None, lines)
     }
 
