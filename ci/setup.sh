@@ -47,6 +47,12 @@ if ! python3 -c 'import jsonschema, junitparser' 2>/dev/null; then
   echo "setup: installing the Python packages jsonschema and junitparser"
   python3 -m pip install --quiet --disable-pip-version-check 'jsonschema>=4.23,<5' 'junitparser==3.2.0'
 fi
+# mailpit-api-client: a real client of Mailpit's API, driven against the web sink unchanged
+# (fake-server/tests/web_mailpit_client.rs).
+if ! python3 -c 'import mailpit.client.api' 2>/dev/null; then
+  echo "setup: installing the Python package mailpit-api-client"
+  python3 -m pip install --quiet --disable-pip-version-check 'mailpit-api-client==1.0.0'
+fi
 curl --version | grep -qi smtp || { echo "setup: curl lacks SMTP support" >&2; exit 1; }
 # A real MTA for the harness (snapshots/tests/real_mta.rs): Postfix and Cyrus SASL tools.
 ci/mta.sh install
