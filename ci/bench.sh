@@ -36,6 +36,9 @@
 #                    smtp-sink writes no line per message either; transcripts are recorded
 #                    in full regardless). Set it empty to measure with the human log on.
 #   BENCH_FAKE_BIN   use this fake-smtp binary instead of building target/release/fake-smtp
+#   BENCH_WEB=0      run fake-smtp without its web sink; by default it serves it on the SMTP
+#                    port + 1 with a WebSocket subscriber connected (ci/bench/ws_subscriber.py),
+#                    as a user with the UI open has it
 #   BENCH_KEEP=1     keep the work directory (server logs, smtp-source stderr) after success
 #
 # Needs root: it may install the `postfix` package and it uses `unshare -n`.
@@ -206,7 +209,7 @@ SERVER_PID=""
 SOURCE_PID=""
 HOLDER_PID=""
 SAMPLER_PID=""
-NEXT_PORT=20000
+NEXT_PORT=19998
 
 inner_cleanup() {
   if [[ -n $SOURCE_PID ]]; then kill -TERM "$SOURCE_PID" 2>/dev/null || true; fi
@@ -231,7 +234,7 @@ pin_prefix() { # cpu
 pick_free_port() { # sets PORT
   local hex
   while :; do
-    NEXT_PORT=$((NEXT_PORT + 1))
+    NEXT_PORT=$((NEXT_PORT + 2)) # even ports: fake-smtp's web sink takes port + 1
     hex=$(printf '%04X' "$NEXT_PORT")
     if ! awk -v p=":$hex" 'NR > 1 && (substr($2, length($2) - 4) == p || substr($3, length($3) - 4) == p) {found = 1} END {exit !found}' /proc/net/tcp; then
       PORT=$NEXT_PORT
@@ -264,17 +267,30 @@ start_server() { # server port log
   read -ra cmd <<<"$(pin_prefix 0)"
   # shellcheck disable=SC2206 # the argument variables are lists of words on purpose
   case $server in
-    fake-smtp) cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off "${FAKE_SMTPS_ARGS[@]}" --max-connections "$MAX_CONNECTIONS" --max-connections-per-ip 0 $output_args ${BENCH_FAKE_EXTRA:-}) ;;
+    fake-smtp)
+      local web=(--http off)
+      [[ ${BENCH_WEB:-1} == 1 ]] && web=(--http "127.0.0.1:$((port + 1))")
+      cmd+=("$FAKE_BIN" serve --smtp "127.0.0.1:$port" --submission off "${FAKE_SMTPS_ARGS[@]}" "${web[@]}" --max-connections "$MAX_CONNECTIONS" --max-connections-per-ip 0 $output_args ${BENCH_FAKE_EXTRA:-}) ;;
     # -u is mandatory as root; -m raises the default cap of 256 simultaneous connections.
     smtp-sink) cmd+=("$SMTP_SINK" -u nobody -m "$MAX_CONNECTIONS" "127.0.0.1:$port" 1024) ;;
   esac
   "${cmd[@]}" >"$log_file" 2>&1 &
   SERVER_PID=$!
   wait_listening "$SERVER_PID" "$port" "$log_file"
+  SUBSCRIBER_PID=""
+  if [[ $server == fake-smtp && ${BENCH_WEB:-1} == 1 ]]; then
+    python3 "$REPO_ROOT/ci/bench/ws_subscriber.py" "127.0.0.1:$((port + 1))" 2>>"$log_file" &
+    SUBSCRIBER_PID=$!
+  fi
 }
 
 stop_server() { # server log
   local rc=0 i
+  if [[ -n ${SUBSCRIBER_PID:-} ]]; then
+    kill -TERM "$SUBSCRIBER_PID" 2>/dev/null || true
+    wait "$SUBSCRIBER_PID" 2>/dev/null || true
+    SUBSCRIBER_PID=""
+  fi
   kill -TERM "$SERVER_PID"
   for ((i = 0; i < 100; i++)); do
     kill -0 "$SERVER_PID" 2>/dev/null || break

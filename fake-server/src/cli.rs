@@ -636,8 +636,8 @@ impl ServerOptions {
         );
         match &self.store {
             None => format!(
-                "mail is kept in memory only ({memory}: seen through --json events, reports \
-                 and the log); --store DIR to keep files"
+                "mail is kept in memory only ({memory}: seen in the web UI and API, --json \
+                 events, reports and the log); --store DIR to keep files"
             ),
             Some(dir) => {
                 let dir = dir.display();

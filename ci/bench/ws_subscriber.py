@@ -1,0 +1,74 @@
+"""A browser-less subscriber of the web sink's events WebSocket (/api/events), for the
+benchmark: it connects, reads every frame and counts the `new` events, so that the server
+pays for building and sending each event as it does with a UI open. Stdlib only.
+
+Usage: ws_subscriber.py HOST:PORT. On SIGTERM it prints `ws-subscriber: N new events` to
+stderr and exits 0."""
+
+import base64
+import os
+import signal
+import socket
+import sys
+import time
+
+host, port = sys.argv[1].rsplit(":", 1)
+new_events = 0
+
+
+def stop(*_):
+    print(f"ws-subscriber: {new_events} new events", file=sys.stderr, flush=True)
+    os._exit(0)
+
+
+signal.signal(signal.SIGTERM, stop)
+
+for attempt in range(100):
+    try:
+        sock = socket.create_connection((host, int(port)))
+        break
+    except OSError:
+        time.sleep(0.05)
+else:
+    sys.exit(f"ws-subscriber: cannot connect to {host}:{port}")
+key = base64.b64encode(os.urandom(16)).decode()
+sock.sendall(
+    f"GET /api/events HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+    f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+)
+buffer = b""
+while b"\r\n\r\n" not in buffer:
+    chunk = sock.recv(4096)
+    if not chunk:
+        sys.exit("ws-subscriber: closed during the handshake")
+    buffer += chunk
+head, buffer = buffer.split(b"\r\n\r\n", 1)
+if not head.startswith(b"HTTP/1.1 101"):
+    sys.exit(f"ws-subscriber: no upgrade: {head[:100]!r}")
+
+
+def need(n):
+    global buffer
+    while len(buffer) < n:
+        chunk = sock.recv(65536)
+        if not chunk:
+            stop()
+        buffer += chunk
+
+
+while True:
+    need(2)
+    length = buffer[1] & 0x7F
+    offset = 2
+    if length == 126:
+        need(4)
+        length = int.from_bytes(buffer[2:4], "big")
+        offset = 4
+    elif length == 127:
+        need(10)
+        length = int.from_bytes(buffer[2:10], "big")
+        offset = 10
+    need(offset + length)
+    payload = buffer[offset : offset + length]
+    buffer = buffer[offset + length :]
+    new_events += payload.count(b'"Type":"new"')
