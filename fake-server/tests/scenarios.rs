@@ -511,6 +511,31 @@ async fn refused_pipelining() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withheld_extensions_are_neither_advertised_nor_honoured() {
+    let server = start_scenario("behaviours/no-8bitmime").await;
+    let output = converse(
+        server.smtp_addr(),
+        b"EHLO x\r\nMAIL FROM:<a@b.c> BODY=8BITMIME\r\nQUIT\r\n",
+    )
+    .await;
+    assert!(!output.contains("8BITMIME\r\n"), "{output}");
+    assert!(!output.contains("SMTPUTF8"), "{output}");
+    assert!(output.contains("250-CHUNKING\r\n"), "{output}");
+    assert!(output.contains("\r\n555 "), "{output}");
+    let server = start_scenario("behaviours/no-chunking").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nQUIT\r\n").await;
+    assert!(
+        !output.contains("CHUNKING") && !output.contains("BINARYMIME"),
+        "{output}"
+    );
+    assert!(output.contains("250-8BITMIME\r\n"), "{output}");
+    let server = start_scenario("behaviours/no-smtputf8").await;
+    let output = converse(server.smtp_addr(), b"EHLO x\r\nQUIT\r\n").await;
+    assert!(!output.contains("SMTPUTF8"), "{output}");
+    assert!(output.contains("250-8BITMIME\r\n"), "{output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn end_of_data_rules_look_at_headers_body_and_size() {
     let scenario = Scenario::from_yaml(
         "content",
