@@ -447,10 +447,10 @@ async fn search_read_state_tags_and_deletion() {
             .map(|m| m["ID"].as_str().unwrap_or_default().to_owned())
             .collect()
     };
-    assert_eq!(ids(&search("from:shop").await), [a.clone()]);
-    assert_eq!(ids(&search("to:bob").await), [b.clone()]);
-    assert_eq!(ids(&search("\"sign in\"").await), [a.clone()]);
-    assert_eq!(ids(&search("-subject:code").await), [b.clone()]);
+    assert_eq!(ids(&search("from:shop").await), vec![a.clone()]);
+    assert_eq!(ids(&search("to:bob").await), vec![b.clone()]);
+    assert_eq!(ids(&search("\"sign in\"").await), vec![a.clone()]);
+    assert_eq!(ids(&search("-subject:code").await), vec![b.clone()]);
     assert_eq!(ids(&search("is:unread").await).len(), 2);
     let found = search("subject:news").await;
     assert_eq!(
@@ -470,7 +470,7 @@ async fn search_read_state_tags_and_deletion() {
         "ok",
         "field names match regardless of case"
     );
-    assert_eq!(ids(&search("is:read").await), [a.clone()]);
+    assert_eq!(ids(&search("is:read").await), vec![a.clone()]);
     let form = request(
         http,
         "PUT",
@@ -509,7 +509,7 @@ async fn search_read_state_tags_and_deletion() {
         get(http, "/api/v1/tags").await.json(),
         serde_json::json!(["urgent", "work"])
     );
-    assert_eq!(ids(&search("tag:urgent").await), [a.clone()]);
+    assert_eq!(ids(&search("tag:urgent").await), vec![a.clone()]);
     assert_eq!(
         send_json(http, "PUT", "/api/v1/tags/urgent", r#"{"Name": "later"}"#)
             .await
@@ -551,7 +551,7 @@ async fn search_read_state_tags_and_deletion() {
     );
     assert_eq!(
         ids(&get(http, "/api/v1/messages").await.json()),
-        [a.clone()]
+        vec![a.clone()]
     );
     assert!(
         server.messages().iter().all(|m| m.id != b),

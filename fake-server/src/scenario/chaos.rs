@@ -211,10 +211,12 @@ mod tests {
     #[test]
     fn triggers_are_checked_as_mailpit_checks_them() {
         let chaos = Chaos::default();
-        let mut wanted = Triggers::default();
-        wanted.sender = Trigger {
-            error_code: 0,
-            probability: 50,
+        let mut wanted = Triggers {
+            sender: Trigger {
+                error_code: 0,
+                probability: 50,
+            },
+            ..Triggers::default()
         };
         let set = chaos.set(wanted).expect("valid");
         assert_eq!(
