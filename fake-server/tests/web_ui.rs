@@ -6,8 +6,8 @@
 //! loads, the script does not run), download the attachment byte for byte, show its text,
 //! headers, raw source, MIME tree and SMTP session (a sequence diagram, the failed check
 //! marked), search (a query that matches, one that does not, one the server refuses),
-//! mark it unread, switch a listener's scenario and back, and delete it. No console error,
-//! no failed request, no request leaving the origin.
+//! mark it unread, switch a listener's scenario and back, delete it, then delete all. No
+//! console error, no failed request, no request leaving the origin.
 //!
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/web-ui/`; with `UPDATE_SCREENSHOT=1` the opened
 //! message is also saved as docs/images/web-ui.png (the docs' picture: a normal run must not
@@ -202,7 +202,15 @@ async fn web_ui_in_a_real_browser() {
     let run = async {
         while let Some(line) = lines.next_line().await.expect("read the script's output") {
             match line.trim() {
-                "ready" => send(&server, "news@example.com", "bob@example.org", &newsletter()).await,
+                "ready" => {
+                    send(
+                        &server,
+                        "news@example.com",
+                        "bob@example.org",
+                        &newsletter(),
+                    )
+                    .await
+                }
                 line if line.starts_with('{') => result = Some(line.to_owned()),
                 line => eprintln!("web_ui_browser.js: {line}"),
             }
@@ -211,8 +219,14 @@ async fn web_ui_in_a_real_browser() {
     let finished = tokio::time::timeout(Duration::from_secs(180), run).await;
     let status = child.wait().await.expect("node exits");
     let stderr = stderr_task.await.unwrap_or_default();
-    assert!(finished.is_ok(), "the browser run took over 3 minutes:\n{stderr}");
-    assert!(status.success(), "the browser run failed ({status}):\n{stderr}");
+    assert!(
+        finished.is_ok(),
+        "the browser run took over 3 minutes:\n{stderr}"
+    );
+    assert!(
+        status.success(),
+        "the browser run failed ({status}):\n{stderr}"
+    );
     let result = result.unwrap_or_else(|| panic!("no result from the script:\n{stderr}"));
     let seen: Value = serde_json::from_str(&result).unwrap_or_else(|e| panic!("{e}: {result}"));
     eprintln!("Chromium {}: {seen:#}", seen["browser"]);
@@ -266,6 +280,7 @@ async fn web_ui_in_a_real_browser() {
         "marked_unread",
         "scenario_switched",
         "deleted",
+        "deleted_all",
     ] {
         check(key);
     }

@@ -231,6 +231,17 @@ async function main() {
     await page.waitForSelector(`#list li.row[data-id="${id}"]`, { state: "detached" });
     const gone = await context.request.get(`${base}/api/v1/message/${id}`);
     seen.deleted = gone.status() === 404 && (await page.locator("#list li.row").count()) === before;
+
+    // Delete all, after a confirmation that says how many.
+    let question = "";
+    page.once("dialog", (dialog) => {
+      question = dialog.message();
+      dialog.accept();
+    });
+    await page.click("#delete-all");
+    await page.waitForSelector("#list li.empty");
+    const info = await (await context.request.get(`${base}/api/v1/info`)).json();
+    seen.deleted_all = question.includes(`Delete all ${before} messages`) && info.Messages === 0;
     seen.browser = context.browser()?.version() ?? null;
     process.stdout.write(JSON.stringify(seen) + "\n");
   } finally {
