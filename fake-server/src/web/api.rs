@@ -34,6 +34,16 @@ use crate::scenario::Scenario;
 
 type Shared = State<Arc<WebState>>;
 
+/// The value of a `Result` whose error is the answer to give: returned from the handler.
+macro_rules! or_answer {
+    ($result:expr) => {
+        match $result {
+            Ok(value) => value,
+            Err(answer) => return answer,
+        }
+    };
+}
+
 pub fn routes() -> Router<Arc<WebState>> {
     Router::new()
         .route("/api/v1/info", get(info))
@@ -201,10 +211,7 @@ async fn search(
     State(state): Shared,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let query = match parse_query(&params) {
-        Ok(query) => query,
-        Err(response) => return response,
-    };
+    let query = or_answer!(parse_query(&params));
     let (start, limit) = page(&params);
     summaries(&state, &query, start, limit)
 }
@@ -213,10 +220,7 @@ async fn delete_search(
     State(state): Shared,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let query = match parse_query(&params) {
-        Ok(query) => query,
-        Err(response) => return response,
-    };
+    let query = or_answer!(parse_query(&params));
     let ids: Vec<String> = state
         .read()
         .newest_first()
@@ -439,10 +443,7 @@ async fn message(
     Path(id): Path<String>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let (entry, raw) = match entry_and_raw(&state, &id, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (entry, raw) = or_answer!(entry_and_raw(&state, &id, &params).await);
     state::set_read(&state, std::slice::from_ref(&entry.id), true);
     json(&MessageJson::of(&entry, &raw))
 }
@@ -452,10 +453,7 @@ async fn headers(
     Path(id): Path<String>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let (entry, raw) = match entry_and_raw(&state, &id, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (entry, raw) = or_answer!(entry_and_raw(&state, &id, &params).await);
     let mut trace = vec![("Return-Path".to_owned(), format!("<{}>", entry.return_path))];
     for recipient in recipients_of(&state, &entry).await {
         trace.push(("Delivered-To".to_owned(), recipient));
@@ -495,10 +493,7 @@ async fn raw(
     Path(id): Path<String>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let (entry, raw) = match entry_and_raw(&state, &id, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (entry, raw) = or_answer!(entry_and_raw(&state, &id, &params).await);
     let mut response = (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -532,10 +527,7 @@ async fn part(
     Path((id, part_id)): Path<(String, String)>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let (_, raw) = match entry_and_raw(&state, &id, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (_, raw) = or_answer!(entry_and_raw(&state, &id, &params).await);
     let Some(message) = mail_parser::MessageParser::default().parse(&raw) else {
         return not_found();
     };
@@ -604,10 +596,7 @@ async fn parts(
     Path(id): Path<String>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let (_, raw) = match entry_and_raw(&state, &id, &params).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (_, raw) = or_answer!(entry_and_raw(&state, &id, &params).await);
     match mail_parser::MessageParser::default().parse(&raw) {
         Some(message) => json(&mime::parts(&message)),
         None => json(&Vec::<mime::PartInfo>::new()),
@@ -640,10 +629,7 @@ async fn transcript(
     Path(id): Path<String>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let entry = match find(&state, &id, &params) {
-        Ok(entry) => entry,
-        Err(response) => return response,
-    };
+    let entry = or_answer!(find(&state, &id, &params));
     if params.get("format").is_some_and(|f| f == "text") {
         if let Some(record) = entry.session_id.and_then(|id| state.mailbox.session(id)) {
             return (
@@ -670,10 +656,7 @@ async fn checks(
     Path(id): Path<String>,
     QueryParams(params): QueryParams<HashMap<String, String>>,
 ) -> Response {
-    let entry = match find(&state, &id, &params) {
-        Ok(entry) => entry,
-        Err(response) => return response,
-    };
+    let entry = or_answer!(find(&state, &id, &params));
     match entry.location.memory.upgrade() {
         Some(message) => match message.checks() {
             Some(report) => json(report),
@@ -1015,10 +998,7 @@ async fn release(
     let Some(config) = state.relay.clone() else {
         return bad_request("no relay is configured (start with --relay HOST:PORT)");
     };
-    let (entry, raw) = match entry_and_raw(&state, &id, &HashMap::new()).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (entry, raw) = or_answer!(entry_and_raw(&state, &id, &HashMap::new()).await);
     let fields = match Fields::parse(&headers, &body) {
         Ok(Some(fields)) => fields,
         Ok(None) => return bad_request("EOF"),
