@@ -6,8 +6,9 @@
 //! loads, the script does not run), download the attachment byte for byte, show its text,
 //! headers, raw source, MIME tree and SMTP session (a sequence diagram, the failed check
 //! marked), search (a query that matches, one that does not, one the server refuses),
-//! mark it unread, switch a listener's scenario and back, delete it, then delete all. No
-//! console error, no failed request, no request leaving the origin.
+//! mark it unread, switch a listener's scenario and back, delete it, get live updates again
+//! after the WebSocket drops, then delete all. No console error, no failed request, no
+//! request leaving the origin.
 //!
 //! Screenshots go to `$CARGO_TARGET_TMPDIR/web-ui/`; with `UPDATE_SCREENSHOT=1` the opened
 //! message is also saved as docs/images/web-ui.png (the docs' picture: a normal run must not
@@ -211,6 +212,20 @@ async fn web_ui_in_a_real_browser() {
                     )
                     .await
                 }
+                "send-more" => {
+                    send(
+                        &server,
+                        "ops@example.com",
+                        "bob@example.org",
+                        &plain(
+                            "After the reconnect",
+                            "CI <ops@example.com>",
+                            "Still live.",
+                            3,
+                        ),
+                    )
+                    .await
+                }
                 line if line.starts_with('{') => result = Some(line.to_owned()),
                 line => eprintln!("web_ui_browser.js: {line}"),
             }
@@ -280,6 +295,7 @@ async fn web_ui_in_a_real_browser() {
         "marked_unread",
         "scenario_switched",
         "deleted",
+        "reconnected",
         "deleted_all",
     ] {
         check(key);

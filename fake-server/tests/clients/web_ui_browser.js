@@ -1,7 +1,8 @@
 // Drives the web UI in headless Chromium (Debian's /usr/bin/chromium, or $CHROMIUM) through
 // playwright-core, for tests/web_ui.rs. Prints "ready" once the page is open and its live
-// updates connected (the test then sends a message over SMTP), then one JSON line of what
-// it saw. Playwright never downloads a browser here: without Chromium this fails.
+// updates connected (the test then sends a message over SMTP), "send-more" once its live
+// updates have reconnected after a drop (the test sends another), then one JSON line of
+// what it saw. Playwright never downloads a browser here: without Chromium this fails.
 // Usage: node web_ui_browser.js BASE_URL ARTEFACT_DIR PROFILE_DIR NOTES_BASE64 SUBJECT [DOCS_PNG]
 const fs = require("fs");
 const path = require("path");
@@ -128,6 +129,8 @@ async function main() {
     await page.screenshot({ path: path.join(artefacts, "message.png") });
     if (docsPng) await page.screenshot({ path: docsPng });
     await page.click("#remote-images");
+    await frame.waitForURL(/\.html\?remote=1$/);
+    await frame.waitForLoadState("load");
     seen.remote_images_src = (await frameElement.getAttribute("src")).endsWith(".html?remote=1");
 
     // The other tabs.
@@ -189,7 +192,6 @@ async function main() {
       const answer = page.waitForResponse((r) => r.url().includes("/api/v1/search?"));
       await page.click("#search button[type=submit]");
       await answer;
-      await page.waitForFunction(() => true);
     };
     await search("subject:newsletter has:attachment");
     await page.waitForFunction(
@@ -232,6 +234,14 @@ async function main() {
     const gone = await context.request.get(`${base}/api/v1/message/${id}`);
     seen.deleted = gone.status() === 404 && (await page.locator("#list li.row").count()) === before;
 
+    // Live updates survive a dropped socket: it reconnects, and the next message shows.
+    await page.evaluate(() => socket.close());
+    await page.waitForSelector("#live.off");
+    await page.waitForSelector("#live:not(.off)");
+    console.log("send-more");
+    await page.locator("#list li.row", { hasText: "After the reconnect" }).waitFor();
+    seen.reconnected = await page.evaluate(() => window.stillThisPage === true);
+
     // Delete all, after a confirmation that says how many.
     let question = "";
     page.once("dialog", (dialog) => {
@@ -241,7 +251,7 @@ async function main() {
     await page.click("#delete-all");
     await page.waitForSelector("#list li.empty");
     const info = await (await context.request.get(`${base}/api/v1/info`)).json();
-    seen.deleted_all = question.includes(`Delete all ${before} messages`) && info.Messages === 0;
+    seen.deleted_all = question.includes(`Delete all ${before + 1} messages`) && info.Messages === 0;
     seen.browser = context.browser()?.version() ?? null;
     process.stdout.write(JSON.stringify(seen) + "\n");
   } finally {
