@@ -29,6 +29,8 @@ pub struct Headline {
     pub bcc: Vec<Contact>,
     pub reply_to: Vec<Contact>,
     pub subject: String,
+    /// The subject in lower case, for `subject:` searches.
+    pub subject_lower: String,
     /// The Message-ID without its angle brackets.
     pub message_id: String,
     /// The Date header, if it parses.
@@ -90,6 +92,7 @@ impl Headline {
             bcc: contacts(HeaderName::Bcc),
             reply_to: contacts(HeaderName::ReplyTo),
             subject: message.subject().unwrap_or_default().to_owned(),
+            subject_lower: message.subject().unwrap_or_default().to_lowercase(),
             message_id: message.message_id().unwrap_or_default().to_owned(),
             date: message.date().and_then(|d| {
                 let seconds = u64::try_from(d.to_timestamp()).ok()?;
