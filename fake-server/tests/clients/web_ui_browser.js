@@ -181,10 +181,14 @@ async function main() {
     seen.session_checks_listed = session.checks.includes("C-5322-DATE-PRESENT");
     await page.screenshot({ path: path.join(artefacts, "session.png") });
 
-    // Mark unread.
-    await page.click("text=Mark unread");
+    // Mark unread, read, unread again.
+    await page.click("#toggle-read");
     await page.waitForSelector(`#list li.row.unread[data-id="${id}"]`);
-    seen.marked_unread = true;
+    await page.click("#toggle-read");
+    await page.waitForSelector(`#list li.row:not(.unread)[data-id="${id}"]`);
+    await page.click("#toggle-read");
+    await page.waitForSelector(`#list li.row.unread[data-id="${id}"]`);
+    seen.marked_unread = (await page.textContent("#toggle-read")) === "Mark read";
 
     // Search: a match, no match, a query the server refuses.
     const search = async (query) => {

@@ -235,6 +235,11 @@ function markRow(id, read) {
   if (m) m.Read = read;
   const row = document.querySelector(`#list li[data-id="${CSS.escape(id)}"]`);
   if (row) row.classList.toggle("unread", !read);
+  const button = $("toggle-read");
+  if (button && id === state.selected) {
+    button.textContent = read ? "Mark unread" : "Mark read";
+    button.dataset.read = String(read);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,7 +394,11 @@ function renderMessage() {
     h(
       "div",
       { class: "toolbar" },
-      h("button", { type: "button", onclick: () => setRead(m.ID, false) }, "Mark unread"),
+      h(
+        "button",
+        { type: "button", id: "toggle-read", "data-read": "true", onclick: (e) => setRead(m.ID, e.target.dataset.read !== "true") },
+        "Mark unread",
+      ),
       h("a", { class: "button", href: `/api/v1/message/${enc(m.ID)}/raw?dl=1`, download: `${m.ID}.eml` }, "Download .eml"),
       h("button", { type: "button", class: "danger", id: "delete-message", onclick: () => deleteMessage(m.ID) }, "Delete"),
     ),
