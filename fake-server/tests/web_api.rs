@@ -142,9 +142,8 @@ async fn web_server(builder: fake_server::ServerBuilder) -> (Server, SocketAddr)
 
 /// Sends one message over SMTP and waits until the web sink lists it.
 async fn deliver(server: &Server, http: SocketAddr, from: &str, to: &str, content: &str) -> String {
-    let before = get(http, "/api/v1/messages").await.json()["total"]
-        .as_u64()
-        .unwrap_or(0);
+    let newest = |list: &Value| list["messages"][0]["ID"].as_str().map(str::to_owned);
+    let before = newest(&get(http, "/api/v1/messages?limit=1").await.json());
     let mut stream = TcpStream::connect(server.smtp_addr()).await.expect("smtp");
     // Dot-stuffed, as a client must (RFC 5321 §4.5.2).
     let stuffed = content.replace("\r\n.", "\r\n..");
@@ -156,12 +155,9 @@ async fn deliver(server: &Server, http: SocketAddr, from: &str, to: &str, conten
     stream.read_to_string(&mut replies).await.expect("read");
     assert!(replies.contains("250 2.0.0"), "{replies}");
     for _ in 0..200 {
-        let list = get(http, "/api/v1/messages").await.json();
-        if list["total"].as_u64().unwrap_or(0) > before {
-            return list["messages"][0]["ID"]
-                .as_str()
-                .expect("an ID")
-                .to_owned();
+        let list = get(http, "/api/v1/messages?limit=1").await.json();
+        if let Some(id) = newest(&list).filter(|id| Some(id) != before.as_ref()) {
+            return id;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -1110,5 +1106,30 @@ async fn the_openapi_description_covers_every_route() {
             assert!(!unrouted, "{method} {path} is described but not served");
         }
     }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_index_counts_within_the_memory_budget() {
+    const BUDGET: usize = 256 * 1024;
+    let (server, http) = web_server(Server::builder().max_memory(BUDGET)).await;
+    let body = "x".repeat(2000);
+    for n in 0..60 {
+        let content = format!("Subject: message {n}\r\n\r\n{body}");
+        deliver(&server, http, "a@example.com", "b@example.org", &content).await;
+    }
+    let used = server.memory_used();
+    assert!(
+        used <= BUDGET + 64 * 1024,
+        "{used} octets held, budget {BUDGET}"
+    );
+    let listed = get(http, "/api/v1/messages?limit=1000").await.json();
+    let held = server.messages().len() as u64;
+    assert!(held < 60, "the budget dropped the oldest: {held} held");
+    assert_eq!(
+        listed["total"].as_u64(),
+        Some(held),
+        "the list follows what is held"
+    );
     server.shutdown().await;
 }

@@ -11,6 +11,7 @@ pub mod trace;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -369,7 +370,9 @@ impl Inner {
 
     /// Drops the oldest beyond the count limits (silently: that is retention), then the
     /// oldest of either kind while the memory budget is passed; the newest item always stays.
-    fn enforce(&mut self, config: &MailboxConfig) -> Evicted {
+    /// `elsewhere`: what others hold for the mailbox (the web sink's index), counted in the
+    /// budget too.
+    fn enforce(&mut self, config: &MailboxConfig, elsewhere: usize) -> Evicted {
         let mut evicted = Evicted::default();
         while self.messages.len() > config.max_messages {
             let (id, _) = self.drop_message();
@@ -378,7 +381,9 @@ impl Inner {
         while self.sessions.len() > config.max_sessions {
             self.drop_session();
         }
-        while self.bytes > config.max_memory && self.messages.len() + self.sessions.len() > 1 {
+        while self.bytes + elsewhere > config.max_memory
+            && self.messages.len() + self.sessions.len() > 1
+        {
             let message_first = match (self.messages.front(), self.sessions.front()) {
                 (Some(m), Some(s)) => m.seq < s.seq,
                 (Some(_), None) => true,
@@ -442,6 +447,9 @@ pub struct Mailbox {
     id_prefix: String,
     events: Option<EventSink>,
     watcher: OnceLock<Arc<dyn MailboxWatcher>>,
+    /// Memory held elsewhere on the mailbox's behalf (the web sink's index of every listed
+    /// message), within the same `max_memory`.
+    elsewhere: AtomicUsize,
 }
 
 impl Mailbox {
@@ -458,7 +466,14 @@ impl Mailbox {
             id_prefix: queue_id_prefix(SystemTime::now()),
             events,
             watcher: OnceLock::new(),
+            elsewhere: AtomicUsize::new(0),
         })
+    }
+
+    /// Tells the mailbox how much memory its watcher holds for it (estimated), so that the
+    /// budget covers it: messages held in memory go first when the two together pass it.
+    pub fn set_held_elsewhere(&self, octets: usize) {
+        self.elsewhere.store(octets, Ordering::Relaxed);
     }
 
     /// Sets the one watcher (the web sink's index); `false` if one was already set.
@@ -577,7 +592,7 @@ impl Mailbox {
         let evicted = {
             let mut inner = self.lock();
             inner.keep_message(Arc::clone(&stored));
-            inner.enforce(&self.config)
+            inner.enforce(&self.config, self.elsewhere.load(Ordering::Relaxed))
         };
         self.report_eviction(evicted);
         tracing::info!(
@@ -655,7 +670,7 @@ impl Mailbox {
         let evicted = {
             let mut inner = self.lock();
             inner.keep_session(record);
-            inner.enforce(&self.config)
+            inner.enforce(&self.config, self.elsewhere.load(Ordering::Relaxed))
         };
         self.report_eviction(evicted);
     }
@@ -688,9 +703,10 @@ impl Mailbox {
         }
     }
 
-    /// The estimated memory the kept messages and session records use.
+    /// The estimated memory the kept messages and session records use, with what the web
+    /// sink's index holds for them.
     pub fn memory_used(&self) -> usize {
-        self.lock().bytes
+        self.lock().bytes + self.elsewhere.load(Ordering::Relaxed)
     }
 
     /// The messages held, oldest first.

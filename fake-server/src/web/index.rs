@@ -105,6 +105,41 @@ pub struct Index {
     by_id: HashMap<String, Key>,
     unread: usize,
     next: u64,
+    /// The estimated memory the entries hold.
+    bytes: usize,
+}
+
+impl Entry {
+    /// The memory this entry holds, estimated: the struct, its strings, its place in the
+    /// two maps.
+    pub fn approx_bytes(&self) -> usize {
+        let h = &self.headline;
+        let contacts: usize = h
+            .from
+            .iter()
+            .chain(&h.to)
+            .chain(&h.cc)
+            .chain(&h.bcc)
+            .chain(&h.reply_to)
+            .map(|c| std::mem::size_of_val(c) + c.name.capacity() + c.address.capacity())
+            .sum();
+        std::mem::size_of::<Entry>()
+            + 2 * self.id.capacity()
+            + contacts
+            + h.subject.capacity()
+            + h.subject_lower.capacity()
+            + h.message_id.capacity()
+            + h.snippet.capacity()
+            + h.search_text.capacity()
+            + self.username.capacity()
+            + self.return_path.capacity()
+            + self.listener.capacity()
+            + self.tags.iter().map(|t| t.capacity() + 24).sum::<usize>()
+            + self.location.raw_path.as_ref().map_or(0, |p| p.capacity())
+            + self.location.delivered.as_ref().map_or(0, |p| p.capacity())
+            // The maps' nodes and the id key.
+            + 96
+    }
 }
 
 impl Index {
@@ -132,6 +167,7 @@ impl Index {
             self.unread += 1;
         }
         entry.tags.sort();
+        self.bytes += entry.approx_bytes();
         self.by_id.insert(entry.id.clone(), key);
         self.entries.insert(key, entry);
         true
@@ -143,12 +179,14 @@ impl Index {
         if !entry.read {
             self.unread -= 1;
         }
+        self.bytes = self.bytes.saturating_sub(entry.approx_bytes());
         Some(entry)
     }
 
     pub fn clear(&mut self) -> Vec<Entry> {
         self.by_id.clear();
         self.unread = 0;
+        self.bytes = 0;
         std::mem::take(&mut self.entries).into_values().collect()
     }
 
@@ -215,6 +253,11 @@ impl Index {
 
     pub fn ids(&self) -> Vec<String> {
         self.entries.values().map(|e| e.id.clone()).collect()
+    }
+
+    /// The estimated memory of every entry (tags changed since insertion aside).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn total(&self) -> usize {

@@ -132,6 +132,7 @@ impl WebState {
                     for entry in restored {
                         index.insert(entry);
                     }
+                    state.mailbox.set_held_elsewhere(index.bytes());
                 }
                 if count > 0 {
                     tracing::info!(messages = count, "web: listed the messages of the Maildir");
@@ -198,6 +199,7 @@ async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Ar
                     removed.push(id);
                 }
             }
+            state.mailbox.set_held_elsewhere(index.bytes());
         }
         if state.events.receiver_count() > 0 {
             let index = state.read();
@@ -220,10 +222,12 @@ async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Ar
 pub fn delete(state: &WebState, ids: Option<&[String]>) -> usize {
     let removed: Vec<Entry> = {
         let mut index = state.write();
-        match ids {
+        let removed = match ids {
             None => index.clear(),
             Some(ids) => ids.iter().filter_map(|id| index.remove(id)).collect(),
-        }
+        };
+        state.mailbox.set_held_elsewhere(index.bytes());
+        removed
     };
     match ids {
         None => state.mailbox.forget_all(),
