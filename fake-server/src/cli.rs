@@ -102,6 +102,16 @@ impl CompletionShell {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RelayTlsArg {
+    /// Plain SMTP.
+    Off,
+    /// STARTTLS after EHLO; a relay that does not offer it is refused.
+    Starttls,
+    /// TLS from the first octet.
+    Implicit,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum BareLineEndsArg {
     /// Refuse any message with a bare CR or LF (554 5.5.2).
     Reject,
@@ -149,6 +159,27 @@ pub struct ServeArgs {
     /// AUTH PLAIN on the relay with this user name and password.
     #[arg(long, env = "FAKE_SMTP_RELAY_AUTH", value_name = "USER:PASSWORD", value_parser = parse_credentials, requires = "relay")]
     pub relay_auth: Option<(String, String)>,
+
+    /// TLS on the relay: STARTTLS (required), implicit TLS (RFC 8314), or none.
+    #[arg(
+        long,
+        env = "FAKE_SMTP_RELAY_TLS",
+        value_enum,
+        value_name = "MODE",
+        default_value = "off",
+        requires = "relay"
+    )]
+    pub relay_tls: RelayTlsArg,
+
+    /// The CA certificates (PEM) the relay's certificate must chain to (default: the
+    /// system's roots).
+    #[arg(
+        long,
+        env = "FAKE_SMTP_RELAY_CA",
+        value_name = "FILE",
+        requires = "relay"
+    )]
+    pub relay_ca: Option<PathBuf>,
 
     /// The envelope sender of released messages (default: the message's own).
     #[arg(
@@ -596,6 +627,12 @@ impl ServeArgs {
                     address: relay.clone(),
                     credentials: self.relay_auth.clone(),
                     return_path: self.relay_return_path.clone(),
+                    tls: match self.relay_tls {
+                        RelayTlsArg::Off => fake_server::web::RelayTls::Off,
+                        RelayTlsArg::Starttls => fake_server::web::RelayTls::StartTls,
+                        RelayTlsArg::Implicit => fake_server::web::RelayTls::Implicit,
+                    },
+                    ca_file: self.relay_ca.clone(),
                 });
             builder = builder.http(web);
         }

@@ -893,11 +893,9 @@ async fn basic_auth_guards_everything_when_set() {
 async fn release_sends_through_the_relay() {
     let relay = start().await;
     let mut config = WebConfig::new(loopback());
-    config.relay = Some(fake_server::web::RelayConfig {
-        address: relay.smtp_addr().to_string(),
-        credentials: None,
-        return_path: None,
-    });
+    config.relay = Some(fake_server::web::RelayConfig::plain(
+        relay.smtp_addr().to_string(),
+    ));
     let server = start_with(Server::builder().http(config)).await;
     let http = server.http_addr().expect("web");
     let content = "From: a@example.com\r\nSubject: to release\r\n\r\n.leading dot\r\nbody";
@@ -1132,4 +1130,90 @@ async fn the_index_counts_within_the_memory_budget() {
         "the list follows what is held"
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn release_over_starttls_and_implicit_tls_with_auth() {
+    use fake_server::web::{RelayConfig, RelayTls};
+    use smtp_protocol::session::{AuthConfig, AuthUser};
+    let relay = Server::builder()
+        .session_config(fake_server::SessionConfig {
+            auth: AuthConfig {
+                users: vec![AuthUser {
+                    name: "relay-user".into(),
+                    password: Some("relay-pass".into()),
+                    token: None,
+                }],
+                ..AuthConfig::default()
+            },
+            ..fake_server::SessionConfig::default()
+        })
+        .smtp(loopback())
+        .smtp_starttls(true)
+        .smtps(loopback())
+        .tls(fake_server::tls::TlsSetup::new().in_memory_ca())
+        .start()
+        .await
+        .expect("relay starts");
+    let ca = std::env::temp_dir().join(format!("fake-smtp-relay-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, relay.ca_cert_pem().expect("a CA")).expect("write the CA");
+    for (tls, address) in [
+        (RelayTls::StartTls, relay.smtp_addr()),
+        (RelayTls::Implicit, relay.addr("smtps").expect("smtps")),
+    ] {
+        let mut web = WebConfig::new(loopback());
+        web.relay = Some(RelayConfig {
+            // The relay's certificate names localhost.
+            address: format!("localhost:{}", address.port()),
+            credentials: Some(("relay-user".into(), "relay-pass".into())),
+            return_path: Some("bounces@example.com".into()),
+            tls,
+            ca_file: Some(ca.clone()),
+        });
+        let server = start_with(Server::builder().http(web)).await;
+        let http = server.http_addr().expect("web");
+        let id = deliver(
+            &server,
+            http,
+            "a@example.com",
+            "b@example.org",
+            "Subject: over TLS\r\n\r\nx",
+        )
+        .await;
+        let answer = send_json(
+            http,
+            "POST",
+            &format!("/api/v1/message/{id}/release"),
+            r#"{"To": ["c@example.net"]}"#,
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.text().as_str()),
+            (200, "ok"),
+            "{tls:?}"
+        );
+        let kept = get(http, "/api/v1/releases").await.json();
+        let transcript = kept[0]["Transcript"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(transcript.contains("** TLS established"), "{transcript}");
+        assert!(
+            transcript.contains("C: AUTH PLAIN ****"),
+            "the secret is masked: {transcript}"
+        );
+        server.shutdown().await;
+    }
+    let relayed = relay
+        .wait_for_messages(2, WAIT)
+        .await
+        .expect("both relayed");
+    assert!(relayed
+        .iter()
+        .all(|m| m.tls && m.authenticated.as_deref() == Some("relay-user")));
+    assert!(relayed
+        .iter()
+        .all(|m| m.mail_from() == "<bounces@example.com>"));
+    relay.shutdown().await;
+    let _ = std::fs::remove_file(&ca);
 }

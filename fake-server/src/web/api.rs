@@ -57,6 +57,7 @@ pub fn routes() -> Router<Arc<WebState>> {
         .route("/api/v1/message/{id}/raw", get(raw))
         .route("/api/v1/message/{id}/part/{part}", get(part))
         .route("/api/v1/message/{id}/release", post(release))
+        .route("/api/v1/releases", get(releases))
         .route("/api/v1/message/{id}/parts", get(parts))
         .route("/api/v1/message/{id}/transcript", get(transcript))
         .route("/api/v1/message/{id}/checks", get(checks))
@@ -1012,10 +1013,25 @@ async fn release(
     if let Some(bad) = to.iter().find(|a| !relay::plausible_address(a)) {
         return bad_request(format!("Invalid email address: {bad}"));
     }
-    match relay::release(&config, &entry, &raw, &to).await {
-        Ok(_) => ok(),
+    let (transcript, result) = relay::release(&config, &entry, &raw, &to).await;
+    state.keep_release(state::Release {
+        id: entry.id.clone(),
+        relay: config.address.clone(),
+        to,
+        time: crate::events::rfc3339(SystemTime::now()),
+        error: result.as_ref().err().map(ToString::to_string),
+        transcript,
+    });
+    match result {
+        Ok(()) => ok(),
         Err(error) => bad_request(format!("SMTP error: {error}")),
     }
+}
+
+/// This tool's own: the last releases, newest first, each with its session's transcript.
+async fn releases(State(state): Shared) -> Response {
+    let releases = state.releases.lock().unwrap_or_else(|e| e.into_inner());
+    json(&releases.iter().rev().collect::<Vec<_>>())
 }
 
 /// `/api/events`: Mailpit's WebSocket of `new`, `update`, `delete`, `truncate`, `prune`

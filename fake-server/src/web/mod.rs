@@ -36,7 +36,7 @@ use crate::error::ServerError;
 use crate::mailbox::Mailbox;
 use crate::scenario::chaos::Chaos;
 use crate::server::ScenarioSwitch;
-pub use relay::RelayConfig;
+pub use relay::{RelayConfig, RelayTls};
 use state::WebState;
 
 /// Where and how the web sink is served.

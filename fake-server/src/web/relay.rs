@@ -1,13 +1,16 @@
 //! Releasing a held message to a real server (`POST /api/v1/message/{ID}/release`, with
-//! `--relay HOST:PORT`): one plain SMTP session (EHLO, optional AUTH PLAIN, MAIL, RCPT each,
-//! DATA, QUIT) whose transcript is logged and kept in the answer. The harness's reference
-//! client does more (STARTTLS, every SASL mechanism, MX lookup); a sink's release only needs
-//! to hand a message to a relay the user runs, usually on this machine.
+//! `--relay HOST:PORT`): one SMTP session (EHLO, STARTTLS or implicit TLS when asked,
+//! optional AUTH PLAIN, MAIL, RCPT each, DATA, QUIT) whose transcript is logged and kept
+//! ([`super::state::WebState::releases`]). The harness's reference client does more (every
+//! SASL mechanism, MX lookup, pipelining); a sink's release only needs to hand a message to
+//! a relay the user names. The server's name for TLS is the host part of the address.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use smtp_protocol::reply::{Reply, ReplyParser};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::index::Entry;
@@ -20,7 +23,39 @@ pub struct RelayConfig {
     pub credentials: Option<(String, String)>,
     /// The envelope sender; by default the message's own reverse path.
     pub return_path: Option<String>,
+    pub tls: RelayTls,
+    /// The CA certificates (PEM) the relay's certificate must chain to; by default the
+    /// system's roots.
+    pub ca_file: Option<PathBuf>,
 }
+
+impl RelayConfig {
+    /// A plain session to `address`, without AUTH.
+    pub fn plain(address: impl Into<String>) -> RelayConfig {
+        RelayConfig {
+            address: address.into(),
+            credentials: None,
+            return_path: None,
+            tls: RelayTls::Off,
+            ca_file: None,
+        }
+    }
+}
+
+/// How the release session uses TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RelayTls {
+    /// Plain SMTP.
+    #[default]
+    Off,
+    /// STARTTLS after EHLO, required: a relay that does not offer it is refused.
+    StartTls,
+    /// TLS from the first octet (RFC 8314).
+    Implicit,
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -37,6 +72,10 @@ pub enum RelayError {
     Reply(String),
     #[error("the relay did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("the relay does not offer STARTTLS")]
+    NoStartTls,
 }
 
 /// How long the relay may take over each reply.
@@ -56,24 +95,35 @@ pub fn plausible_address(text: &str) -> bool {
     }
 }
 
-/// Sends `raw` to `to` through the relay; returns the session's transcript (`C:`/`S:` lines).
+/// Sends `raw` to `to` through the relay; returns the session's transcript (`C:`/`S:` lines)
+/// and how it ended.
 pub async fn release(
     config: &RelayConfig,
     entry: &Entry,
     raw: &[u8],
     to: &[String],
-) -> Result<String, RelayError> {
-    let stream = TcpStream::connect(&config.address)
-        .await
-        .map_err(|source| RelayError::Connect {
-            address: config.address.clone(),
-            source,
-        })?;
+) -> (String, Result<(), RelayError>) {
+    let stream = match TcpStream::connect(&config.address).await {
+        Ok(stream) => stream,
+        Err(source) => {
+            let error = RelayError::Connect {
+                address: config.address.clone(),
+                source,
+            };
+            return (format!("** {error}\n"), Err(error));
+        }
+    };
     let mut session = Session {
-        stream: BufReader::new(stream),
+        stream: BufReader::new(Box::new(stream)),
         transcript: String::new(),
     };
-    let result = session.send(config, entry, raw, to).await;
+    let result = async {
+        if config.tls == RelayTls::Implicit {
+            session.start_tls(config).await?;
+        }
+        session.send(config, entry, raw, to).await
+    }
+    .await;
     tracing::info!(
         id = %entry.id,
         relay = %config.address,
@@ -81,15 +131,74 @@ pub async fn release(
         transcript = %session.transcript,
         "web: release"
     );
-    result.map(|()| session.transcript)
+    (session.transcript, result)
 }
 
 struct Session {
-    stream: BufReader<TcpStream>,
+    stream: BufReader<Box<dyn Stream>>,
     transcript: String,
 }
 
+/// The client configuration: the CA file's certificates, or the system's roots.
+fn tls_config(config: &RelayConfig) -> Result<Arc<rustls::ClientConfig>, RelayError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    match &config.ca_file {
+        Some(path) => {
+            for cert in CertificateDer::pem_file_iter(path)
+                .map_err(|e| RelayError::Tls(format!("{}: {e}", path.display())))?
+            {
+                let cert = cert.map_err(|e| RelayError::Tls(format!("{}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| RelayError::Tls(format!("{}: {e}", path.display())))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    if roots.is_empty() {
+        return Err(RelayError::Tls("no CA certificate to trust".to_owned()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| RelayError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(client))
+}
+
+/// The host part of `host:port` (`[::1]:25` → `::1`), the name the certificate must carry.
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 impl Session {
+    /// Wraps the connection in TLS (after a 220 to STARTTLS, or at once for implicit TLS).
+    async fn start_tls(&mut self, config: &RelayConfig) -> Result<(), RelayError> {
+        let name = rustls::pki_types::ServerName::try_from(host_of(&config.address).to_owned())
+            .map_err(|e| RelayError::Tls(e.to_string()))?;
+        let connector = tokio_rustls::TlsConnector::from(tls_config(config)?);
+        let plain = std::mem::replace(
+            &mut self.stream,
+            BufReader::new(Box::new(tokio::io::duplex(1).0)),
+        )
+        .into_inner();
+        let tls = connector
+            .connect(name, plain)
+            .await
+            .map_err(|e| RelayError::Tls(e.to_string()))?;
+        self.transcript.push_str("** TLS established\n");
+        self.stream = BufReader::new(Box::new(tls));
+        Ok(())
+    }
+
     async fn send(
         &mut self,
         config: &RelayConfig,
@@ -98,7 +207,20 @@ impl Session {
         to: &[String],
     ) -> Result<(), RelayError> {
         self.expect("the greeting", 220).await?;
-        self.command("EHLO fake-smtp.invalid", 250).await?;
+        let ehlo = self.command("EHLO fake-smtp.invalid", 250).await?;
+        if config.tls == RelayTls::StartTls {
+            let offered = ehlo.lines.iter().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|k| k.eq_ignore_ascii_case("STARTTLS"))
+            });
+            if !offered {
+                return Err(RelayError::NoStartTls);
+            }
+            self.command("STARTTLS", 220).await?;
+            self.start_tls(config).await?;
+            self.command("EHLO fake-smtp.invalid", 250).await?;
+        }
         if let Some((user, password)) = &config.credentials {
             use base64::Engine as _;
             let token =

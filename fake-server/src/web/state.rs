@@ -36,6 +36,37 @@ pub struct WebState {
     pub scenarios: Option<Arc<ScenarioSwitch>>,
     /// The listeners' names and addresses, for the UI.
     pub listeners: Vec<(String, std::net::SocketAddr)>,
+    /// The last [`RELEASES_KEPT`] releases, newest last, with their sessions' transcripts.
+    pub releases: std::sync::Mutex<std::collections::VecDeque<Release>>,
+}
+
+/// Releases kept in memory.
+pub const RELEASES_KEPT: usize = 100;
+
+/// A message sent on to the relay, or the attempt.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Release {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub relay: String,
+    pub to: Vec<String>,
+    pub time: String,
+    /// `None` when the relay took it, else why not.
+    pub error: Option<String>,
+    /// The session's `C:`/`S:` lines (AUTH secrets masked).
+    pub transcript: String,
+}
+
+impl WebState {
+    /// Keeps a release's record (the oldest goes beyond [`RELEASES_KEPT`]).
+    pub fn keep_release(&self, release: Release) {
+        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        if releases.len() == RELEASES_KEPT {
+            releases.pop_front();
+        }
+        releases.push_back(release);
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +111,7 @@ impl WebState {
             relay,
             scenarios,
             listeners,
+            releases: Default::default(),
         })
     }
 
