@@ -2,20 +2,16 @@
 //! clock (delays and tarpits cost no time): the outcome and both sides' transcripts, redacted
 //! only where runs differ, as one insta snapshot per scenario and flow.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fake_server::scenario::builtin::BUILTIN;
-use fake_server::tls::TlsSetup;
-use fake_server::{Scenario, Server, SessionConfig};
-use smtp_harness::client::Trust;
-use smtp_harness::dns::{resolver_for, TestDns, Zone};
-use smtp_harness::flows::{self, FlowKind, FlowOutcome, Target};
+use fake_server::Scenario;
+use smtp_harness::flows::{FlowKind, FlowOutcome};
 use smtp_harness::redact::redact;
-use smtp_protocol::sasl::Credentials;
-use smtp_protocol::session::{AuthConfig, AuthUser};
 
 fn snapshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
@@ -23,69 +19,6 @@ fn snapshot_dir() -> PathBuf {
 
 fn snapshot_name(scenario: &str, flow: FlowKind) -> String {
     format!("{}@{}", scenario.replace('/', "__"), flow.name())
-}
-
-async fn start(scenario: Scenario, ca_dir: &Path) -> Server {
-    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-    Server::builder()
-        .smtp(loopback)
-        .submission(loopback)
-        .smtps(loopback)
-        .tls(TlsSetup::new().ca_dir(ca_dir))
-        // The TLS flows run on the relay-style listener: it must offer STARTTLS here.
-        .smtp_starttls(true)
-        .session_config(SessionConfig {
-            auth: AuthConfig {
-                users: vec![AuthUser {
-                    name: "harness".into(),
-                    password: Some("secret".into()),
-                    token: Some("token-123".into()),
-                }],
-                ..AuthConfig::default()
-            },
-            ..SessionConfig::default()
-        })
-        .scenario(scenario)
-        .start()
-        .await
-        .expect("server starts")
-}
-
-async fn run_flow(server: &Server, flow: FlowKind) -> FlowOutcome {
-    let listener = match flow {
-        FlowKind::Submission => "submission",
-        FlowKind::SubmissionImplicit | FlowKind::Auth => "smtps",
-        FlowKind::Relay | FlowKind::TlsOpportunistic | FlowKind::TlsRequired => "smtp",
-    };
-    let mut target = Target::new(server.addr(listener).expect("listener"));
-    target.trust = Trust::CaPem(server.ca_cert_pem().expect("ca").to_owned());
-    target.server_name = Some("localhost".to_owned());
-    if matches!(
-        flow,
-        FlowKind::Submission | FlowKind::SubmissionImplicit | FlowKind::Auth
-    ) {
-        target.credentials = Some(Credentials::password("harness", "secret"));
-        target.bearer = Some(Credentials::bearer("harness", "token-123"));
-    }
-    match flow {
-        FlowKind::Submission => flows::submission(&target).await,
-        FlowKind::SubmissionImplicit => flows::submission_implicit(&target).await,
-        FlowKind::TlsOpportunistic => flows::tls_opportunistic(&target).await,
-        FlowKind::TlsRequired => flows::tls_required(&target).await,
-        FlowKind::Auth => flows::auth(&target).await,
-        FlowKind::Relay => {
-            // Real MX resolution against a test zone: test.example's MX is this server.
-            let dns = TestDns::start(
-                Zone::new("test.example")
-                    .mx("test.example", 10, "localhost.test.example")
-                    .a("localhost.test.example", Ipv4Addr::LOCALHOST),
-            )
-            .await
-            .expect("test DNS");
-            let resolver = resolver_for(dns.addr()).expect("resolver");
-            flows::relay_to_domain(&target, &resolver).await
-        }
-    }
 }
 
 fn render(
@@ -166,8 +99,8 @@ async fn every_scenario_with_every_flow() {
         for flow in FlowKind::ALL {
             // A fresh server per flow: no snapshot depends on another flow's sessions.
             let scenario = Scenario::load(name).expect("built-in scenario loads");
-            let server = start(scenario, &ca_dir).await;
-            let outcome = run_flow(&server, flow).await;
+            let server = common::start(scenario, &ca_dir, None).await;
+            let outcome = common::run_flow(&server, flow, None).await;
             // Sessions are recorded before they count as closed.
             while server.open_sessions() > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;

@@ -37,7 +37,7 @@ pub enum ClientError {
     Sasl(#[from] smtp_protocol::sasl::ClientError),
     #[error("the message needs {0}, which the server does not offer")]
     MissingExtension(&'static str),
-    #[error("{what} need SMTPUTF8 (RFC 6531), which the server does not offer: not sent")]
+    #[error("{what} need SMTPUTF8 (RFC 6531), which the server does not offer")]
     Smtputf8Required { what: String },
     #[error("the message ({size} octets) exceeds the server's SIZE {limit}")]
     TooBig { size: u64, limit: u64 },

@@ -821,7 +821,7 @@ impl Client {
         }
         let mut utf8_addresses: Vec<String> = Vec::new();
         if let Some(m) = from.mailbox().filter(|m| m.is_utf8()) {
-            utf8_addresses.push(m.to_string());
+            utf8_addresses.push(format!("<{m}>"));
         }
         utf8_addresses.extend(to.iter().filter(|t| t.is_utf8()).map(|t| t.to_string()));
         let utf8 = !utf8_addresses.is_empty() || utf8_content;
@@ -943,7 +943,13 @@ impl Client {
 
     async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
         let timeout = self.config.timeouts.data_block;
-        match tokio::time::timeout(timeout, self.stream.write_all(bytes)).await {
+        // TLS keeps the last records of a large write buffered until a flush: without it a
+        // BDAT chunk can wait, incomplete, for the server's timeout.
+        let write = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => {
                 self.note(format!("write failed: {error}"));

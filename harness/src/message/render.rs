@@ -220,16 +220,15 @@ impl Writer {
                     notes: Vec::new(),
                     parts: Vec::new(),
                 };
-                nested.message(inner, path)?;
+                nested.message(inner, &format!("{path}.1"))?;
                 nested.flush();
-                let octets: Vec<u8> = nested
-                    .segments
-                    .iter()
-                    .flat_map(|s| match s {
-                        Segment::Bytes(b) => b.clone(),
-                        Segment::Generated { .. } => Vec::new(),
-                    })
-                    .collect();
+                let octets = Rendered {
+                    segments: std::mem::take(&mut nested.segments),
+                    body: None,
+                    smtputf8: false,
+                    notes: Vec::new(),
+                }
+                .to_vec();
                 let shape = encode::analyse(&octets);
                 // RFC 6532 §3.5: message/global may be encoded; 8bit when offered.
                 let cte = if shape.high == 0 && !shape.binary {
