@@ -271,6 +271,11 @@ virtual_mailbox_maps = regexp:$CONF/virtual_mailboxes
 virtual_uid_maps = static:$(id -u "$DELIVERY_USER")
 virtual_gid_maps = static:$(id -g "$DELIVERY_USER")
 
+# Room for the harness's 25 MiB message shape in base64 (the default is 10240000); the
+# virtual(8) mailbox limit must not be smaller (0: none).
+message_size_limit = 67108864
+virtual_mailbox_limit = 0
+
 # Nothing is delivered locally (no /var/mail, no /etc/aliases) and nothing leaves: every
 # other destination resolves to the error(8) agent, so smtpd refuses it at RCPT already
 # (and a bounce to such an address is discarded).

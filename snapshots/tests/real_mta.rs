@@ -8,8 +8,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod roundtrip;
+
 use smtp_harness::client::Trust;
 use smtp_harness::flows::{self, FlowKind, RelayTarget, Target};
+use smtp_harness::message::SHAPES;
 use smtp_harness::redact::redact;
 use smtp_protocol::sasl::Credentials;
 
@@ -141,4 +144,89 @@ async fn harness_flows_against_postfix() {
         delivered, 5,
         "submission, implicit, relay, tls-opportunistic and tls-required each delivered one"
     );
+    message_shapes_through_postfix(&postfix, &address("submission"), &ca, &credentials).await;
+}
+
+/// Every message shape by submission to Postfix, read back from its Maildir with mail-parser
+/// and Python's email package and compared part by part with what was built (issue 15).
+async fn message_shapes_through_postfix(
+    postfix: &Postfix,
+    submission: &SocketAddr,
+    ca: &str,
+    credentials: &HashMap<String, String>,
+) {
+    let maildir = postfix.dir.join("maildir/new");
+    let before: std::collections::HashSet<PathBuf> = std::fs::read_dir(&maildir)
+        .expect("maildir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    for shape in SHAPES {
+        let mut target = Target::new(*submission).with_shape(shape);
+        target.trust = Trust::CaPem(ca.to_owned());
+        target.server_name = Some("localhost".to_owned());
+        target.credentials = Some(Credentials::password(
+            &credentials["user"],
+            &credentials["password"],
+        ));
+        let outcome = flows::submission(&target).await;
+        assert!(
+            outcome.success,
+            "{} through Postfix: {:#?}\n{}",
+            shape.name,
+            outcome.summary,
+            outcome.render(false)
+        );
+    }
+    // Delivery to the Maildir is asynchronous.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let files: Vec<PathBuf> = loop {
+        let files: Vec<PathBuf> = std::fs::read_dir(&maildir)
+            .expect("maildir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| !before.contains(p))
+            .collect();
+        if files.len() >= SHAPES.len() || std::time::Instant::now() > deadline {
+            break files;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        files.len(),
+        SHAPES.len(),
+        "every shape delivered to the Maildir"
+    );
+    let mut failures = Vec::new();
+    let mut expected_by_file = Vec::new();
+    for file in &files {
+        let raw = std::fs::read(file).expect("delivered message");
+        let id = raw
+            .split(|&b| b == b'\n')
+            .find_map(|line| line.strip_prefix(b"Message-ID: <"))
+            .and_then(|rest| rest.split(|&b| b == b'@').next())
+            .map(|id| String::from_utf8_lossy(id).into_owned())
+            .unwrap_or_default();
+        let Some(shape) = SHAPES.iter().find(|s| s.name == id) else {
+            failures.push(format!(
+                "{}: no shape with Message-ID {id:?}",
+                file.display()
+            ));
+            continue;
+        };
+        let expected = roundtrip::expected(&(shape.build)());
+        for difference in roundtrip::differences(&expected, &roundtrip::by_mail_parser(&raw)) {
+            failures.push(format!(
+                "{} via Postfix: mail-parser: {difference}",
+                shape.name
+            ));
+        }
+        expected_by_file.push((file.clone(), expected, shape.name));
+    }
+    let paths: Vec<PathBuf> = expected_by_file.iter().map(|(f, _, _)| f.clone()).collect();
+    let read = roundtrip::by_python(&paths, &postfix.dir.join("payloads"));
+    for ((_, expected, name), seen) in expected_by_file.iter().zip(&read) {
+        for difference in roundtrip::differences(expected, seen) {
+            failures.push(format!("{name} via Postfix: Python's email: {difference}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
