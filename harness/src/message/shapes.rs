@@ -203,15 +203,25 @@ fn plain_ascii() -> Message {
     )
 }
 
+/// Other scripts: base64 when it must be downgraded.
 const UTF8_TEXT: &str = "Grüße aus Zürich, naïve café, Ελληνικά, русский.\n\
 你好，这是一封 UTF-8 编码的邮件。\n\
 .Diese Zeile beginnt mit einem Punkt.\n";
+
+/// Mostly ASCII: quoted-printable when it must be downgraded.
+const LATIN_TEXT: &str = "Grüße aus Zürich! This message has an 8-bit body: UTF-8 text
+that a server without 8BITMIME must not receive as it is, so a careful
+client converts it first: mostly ASCII text goes as quoted-printable,
+other scripts as base64.
+naïve café, Ελλάδα, 你好。
+.Diese Zeile beginnt mit einem Punkt.
+";
 
 fn plain_utf8() -> Message {
     message(
         "plain-utf8",
         HeaderText::ascii("smtp-harness: plain UTF-8 body"),
-        Part::text("text/plain", Charset::Utf8, UTF8_TEXT),
+        Part::text("text/plain", Charset::Utf8, LATIN_TEXT),
     )
 }
 
