@@ -8,6 +8,16 @@
 //! - [`render`]: a message as octets for what the server offered, with the decisions made;
 //! - [`encode`]: transfer encodings and the choice of one per part;
 //! - [`words`]: encoded-words (RFC 2047) and parameter values (RFC 2231).
+//!
+//! Why not mail-builder (DESIGN.md's suggestion): 2.0.1 writes correct UTF-8 encoded-words
+//! and RFC 2231 sections, but it encodes every 8-bit text part to quoted-printable or base64
+//! when it builds, unless the caller encodes the part itself (then the choice per server,
+//! 8bit or downgraded, would be ours anyway), writes encoded-words in UTF-8
+//! only (no GBK), refuses the legacy encoded-word file names (rightly, but the corpus needs
+//! them), builds the whole message in memory (no streamed 25 MiB part), draws its boundaries
+//! at random, and needs rustc 1.89 (encodify) where this workspace declares 1.88. What it
+//! would have done here is the small part of this module; the message checks
+//! (`tests/message_checks.rs`) and two parsers (`snapshots/tests/messages.rs`) judge ours.
 
 pub mod encode;
 pub mod render;
