@@ -68,12 +68,15 @@ impl WebConfig {
 pub struct WebHandle {
     pub address: SocketAddr,
     pub state: Arc<WebState>,
-    task: JoinHandle<()>,
+    /// The HTTP server, the index feed and the event sender.
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Drop for WebHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -112,7 +115,7 @@ pub async fn start(
         );
     }
     let state = WebState::new(mailbox, chaos, config.relay.clone(), scenarios, listeners);
-    state.start_feed();
+    let mut tasks = Vec::from(state.start_feed());
     let auth = config.auth.as_ref().map(|(user, password)| {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -124,15 +127,15 @@ pub async fn start(
         .layer(axum::middleware::from_fn_with_state(auth, basic_auth))
         .with_state(Arc::clone(&state));
     tracing::info!(%address, "web sink: UI and API at http://{address}/");
-    let task = tokio::spawn(async move {
+    tasks.push(tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the web sink stopped");
         }
-    });
+    }));
     Ok(Some(WebHandle {
         address,
         state,
-        task,
+        tasks,
     }))
 }
 

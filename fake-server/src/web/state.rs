@@ -38,7 +38,18 @@ pub struct WebState {
     pub listeners: Vec<(String, std::net::SocketAddr)>,
     /// The last [`RELEASES_KEPT`] releases, newest last, with their sessions' transcripts.
     pub releases: std::sync::Mutex<std::collections::VecDeque<Release>>,
+    /// Events not yet sent, one JSON object per line ([`WebState::announce`]).
+    pending: std::sync::Mutex<String>,
+    /// Whether a `stats` event is due with the next send.
+    stats_due: std::sync::atomic::AtomicBool,
+    /// Wakes the task that sends pending events.
+    wake: tokio::sync::Notify,
 }
+
+/// How long events gather before they go out in one WebSocket frame (several JSON objects
+/// separated by newlines, as Mailpit sends them): under load, one frame and one write per
+/// subscriber every few milliseconds instead of one per message.
+const EVENT_GATHERING: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Releases kept in memory.
 pub const RELEASES_KEPT: usize = 100;
@@ -112,6 +123,9 @@ impl WebState {
             scenarios,
             listeners,
             releases: Default::default(),
+            pending: Default::default(),
+            stats_due: Default::default(),
+            wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -125,35 +139,54 @@ impl WebState {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends a frame to the WebSocket subscribers, built only when someone listens.
+    /// Queues an event for the WebSocket subscribers (built only when someone listens);
+    /// [`send_events`] sends what gathered in one frame.
     pub fn announce(&self, kind: &str, data: &impl Serialize) {
-        if self.events.receiver_count() > 0 {
-            let _ = self.events.send(Arc::from(event_frame(kind, data)));
+        if self.events.receiver_count() == 0 {
+            return;
         }
+        let frame = event_frame(kind, data);
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if !pending.is_empty() {
+                pending.push('\n');
+            }
+            pending.push_str(&frame);
+        }
+        self.wake.notify_one();
     }
 
+    /// Queues a `stats` event (the counts as they are when it is sent; one per frame).
     pub fn announce_stats(&self) {
         if self.events.receiver_count() == 0 {
             return;
         }
-        let stats = {
-            let index = self.read();
-            Stats {
+        self.stats_due
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    fn stats_frame(&self) -> String {
+        let index = self.read();
+        event_frame(
+            "stats",
+            &Stats {
                 total: index.total(),
                 unread: index.unread(),
                 version: env!("CARGO_PKG_VERSION"),
-            }
-        };
-        self.announce("stats", &stats);
+            },
+        )
     }
 
     /// Starts feeding the index from the mailbox (after rebuilding it from the Maildir, with
     /// `--store`). Returns once the feed is attached; the rebuild goes on in the background.
-    pub fn start_feed(self: &Arc<Self>) {
+    /// The two tasks are returned for the web sink's handle to stop.
+    pub fn start_feed(self: &Arc<Self>) -> [tokio::task::JoinHandle<()>; 2] {
+        let sender = tokio::spawn(send_events(Arc::clone(self)));
         let (tx, rx) = mpsc::unbounded_channel();
         self.mailbox.watch(Arc::new(Feed { tx }));
         let state = Arc::clone(self);
-        tokio::spawn(async move {
+        let indexer = tokio::spawn(async move {
             if let Some(maildir) = state.mailbox.maildir().cloned() {
                 let restored = tokio::task::spawn_blocking(move || restore::entries(&maildir))
                     .await
@@ -173,6 +206,30 @@ impl WebState {
             }
             index_arrivals(state, rx).await;
         });
+        [sender, indexer]
+    }
+}
+
+/// Sends the queued events, gathered for [`EVENT_GATHERING`], as one frame (the web sink's
+/// handle stops it).
+async fn send_events(state: Arc<WebState>) {
+    loop {
+        state.wake.notified().await;
+        tokio::time::sleep(EVENT_GATHERING).await;
+        let mut frame =
+            std::mem::take(&mut *state.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if state
+            .stats_due
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            if !frame.is_empty() {
+                frame.push('\n');
+            }
+            frame.push_str(&state.stats_frame());
+        }
+        if !frame.is_empty() {
+            let _ = state.events.send(Arc::from(frame));
+        }
     }
 }
 
