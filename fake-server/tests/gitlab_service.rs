@@ -71,7 +71,12 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
         .split_whitespace()
         .map(str::to_owned)
         .collect();
-    for variable in ["FAKE_SMTP_SMTP", "FAKE_SMTP_SUBMISSION", "FAKE_SMTP_SMTPS"] {
+    for variable in [
+        "FAKE_SMTP_SMTP",
+        "FAKE_SMTP_SUBMISSION",
+        "FAKE_SMTP_SMTPS",
+        "FAKE_SMTP_HTTP",
+    ] {
         let address = env.get(variable).expect("a listener address");
         let (host, port) = address.rsplit_once(':').expect("host:port");
         assert_eq!(
@@ -136,6 +141,7 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
         "FAKE_SMTP_SMTPS".into(),
         format!("127.0.0.1:{}", free_port()),
     );
+    env.insert("FAKE_SMTP_HTTP".into(), format!("127.0.0.1:{}", free_port()));
     let data = std::env::temp_dir().join(format!("fake-smtp-image-{}", std::process::id()));
     env.insert("FAKE_SMTP_DATA_DIR".into(), data.display().to_string());
 
