@@ -297,8 +297,10 @@ async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Ar
                 state.announce("new", &MessageSummary::of(entry));
             }
             drop(index);
-            for id in &removed {
-                state.announce("delete", &IdOnly { id });
+            // Dropped by retention or the memory budget: one `prune`, as Mailpit announces
+            // its own pruning (the UI reloads its page), not a `delete` per message.
+            if !removed.is_empty() {
+                state.announce("prune", &());
             }
             state.announce_stats();
         }
