@@ -141,7 +141,10 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
         "FAKE_SMTP_SMTPS".into(),
         format!("127.0.0.1:{}", free_port()),
     );
-    env.insert("FAKE_SMTP_HTTP".into(), format!("127.0.0.1:{}", free_port()));
+    env.insert(
+        "FAKE_SMTP_HTTP".into(),
+        format!("127.0.0.1:{}", free_port()),
+    );
     let data = std::env::temp_dir().join(format!("fake-smtp-image-{}", std::process::id()));
     env.insert("FAKE_SMTP_DATA_DIR".into(), data.display().to_string());
 
