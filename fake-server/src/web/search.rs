@@ -46,7 +46,7 @@ enum Field {
 enum Test {
     /// Lowercase free text, with its SIMD searcher: free text scans up to 2 KiB of every
     /// message, the most work a query does.
-    Text(memchr::memmem::Finder<'static>),
+    Text(Box<memchr::memmem::Finder<'static>>),
     Field(Field, String),
     Read,
     Unread,
@@ -209,7 +209,9 @@ fn test_of(token: &str) -> Result<Test, QueryError> {
 }
 
 fn text(token: &str) -> Test {
-    Test::Text(memchr::memmem::Finder::new(token.to_lowercase().as_bytes()).into_owned())
+    Test::Text(Box::new(
+        memchr::memmem::Finder::new(token.to_lowercase().as_bytes()).into_owned(),
+    ))
 }
 
 impl Test {
