@@ -144,14 +144,23 @@ async fn harness_flows_against_postfix() {
         delivered, 5,
         "submission, implicit, relay, tls-opportunistic and tls-required each delivered one"
     );
-    message_shapes_through_postfix(&postfix, &address("submission"), &ca, &credentials).await;
+    message_shapes_through_postfix(
+        &postfix,
+        &address("submission"),
+        &address("smtp"),
+        &ca,
+        &credentials,
+    )
+    .await;
 }
 
-/// Every message shape by submission to Postfix, read back from its Maildir with mail-parser
-/// and Python's email package and compared part by part with what was built (issue 15).
+/// Every message shape to Postfix by submission and by relay (port 25 style, Postfix as the
+/// MX of test.example), read back from its Maildir with mail-parser and Python's email
+/// package and compared part by part with what was built (issue 15).
 async fn message_shapes_through_postfix(
     postfix: &Postfix,
     submission: &SocketAddr,
+    smtp: &SocketAddr,
     ca: &str,
     credentials: &HashMap<String, String>,
 ) {
@@ -171,12 +180,29 @@ async fn message_shapes_through_postfix(
         let outcome = flows::submission(&target).await;
         assert!(
             outcome.success,
-            "{} through Postfix: {:#?}\n{}",
+            "{} through Postfix (submission): {:#?}\n{}",
+            shape.name,
+            outcome.summary,
+            outcome.render(false)
+        );
+        let mut target = Target::new(*smtp).with_shape(shape);
+        target.trust = Trust::CaPem(ca.to_owned());
+        target.server_name = Some("localhost".to_owned());
+        let mx = [RelayTarget {
+            exchange: "mta.test.example".to_owned(),
+            preference: 10,
+            addresses: vec![smtp.ip()],
+        }];
+        let outcome = flows::relay(&target, &mx).await;
+        assert!(
+            outcome.success,
+            "{} through Postfix (relay): {:#?}\n{}",
             shape.name,
             outcome.summary,
             outcome.render(false)
         );
     }
+    let expected_files = 2 * SHAPES.len();
     // Delivery to the Maildir is asynchronous.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let files: Vec<PathBuf> = loop {
@@ -185,15 +211,15 @@ async fn message_shapes_through_postfix(
             .map(|e| e.expect("entry").path())
             .filter(|p| !before.contains(p))
             .collect();
-        if files.len() >= SHAPES.len() || std::time::Instant::now() > deadline {
+        if files.len() >= expected_files || std::time::Instant::now() > deadline {
             break files;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
     assert_eq!(
         files.len(),
-        SHAPES.len(),
-        "every shape delivered to the Maildir"
+        expected_files,
+        "every shape delivered to the Maildir, by submission and by relay"
     );
     let mut failures = Vec::new();
     let mut expected_by_file = Vec::new();
