@@ -1,15 +1,12 @@
 // The web UI's first paint and first rows with the sink as bench-web.sh filled it, in
 // headless Chromium (Debian's, driven by playwright-core from ci/node). Prints milliseconds.
+const os = require("os");
 const path = require("path");
-const { chromium } = require(path.join(__dirname, "..", "node", "node_modules", "playwright-core"));
+const { launch } = require(path.join(__dirname, "..", "..", "fake-server", "tests", "clients", "chromium"));
 
 (async () => {
   const url = process.argv[2];
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch(path.join(os.tmpdir(), `fake-smtp-bench-web-profile-${process.pid}`), {});
   for (let run = 1; run <= 3; run++) {
     const page = await browser.newPage();
     const started = Date.now();

@@ -130,20 +130,7 @@ impl<'a> ParsedMessage<'a> {
         let Some(message) = &self.message else {
             return Vec::new().into_iter();
         };
-        // The children of every multipart/related: what an HTML body there shows by `cid:`.
-        let related: HashSet<u32> = message
-            .parts
-            .iter()
-            .filter(|part| {
-                part.content_type().is_some_and(|ct| {
-                    ct.ctype().eq_ignore_ascii_case("multipart")
-                        && ct
-                            .subtype()
-                            .is_some_and(|sub| sub.eq_ignore_ascii_case("related"))
-                })
-            })
-            .flat_map(|part| part.sub_parts().unwrap_or_default().iter().copied())
-            .collect();
+        let related = related_children(message);
         message
             .attachments
             .iter()
@@ -154,6 +141,23 @@ impl<'a> ParsedMessage<'a> {
             .collect::<Vec<_>>()
             .into_iter()
     }
+}
+
+/// The children of every multipart/related: what an HTML body there shows by `cid:`.
+pub(crate) fn related_children(message: &mail_parser::Message<'_>) -> HashSet<u32> {
+    message
+        .parts
+        .iter()
+        .filter(|part| {
+            part.content_type().is_some_and(|ct| {
+                ct.ctype().eq_ignore_ascii_case("multipart")
+                    && ct
+                        .subtype()
+                        .is_some_and(|sub| sub.eq_ignore_ascii_case("related"))
+            })
+        })
+        .flat_map(|part| part.sub_parts().unwrap_or_default().iter().copied())
+        .collect()
 }
 
 fn attachment<'p>(part: &'p MessagePart<'_>) -> Attachment<'p> {

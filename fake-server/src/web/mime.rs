@@ -3,6 +3,8 @@
 //! are attachments and which are inline (shown in the HTML by Content-ID), and a part's
 //! decoded content by id.
 
+use std::collections::HashSet;
+
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use serde::Serialize;
 
@@ -41,7 +43,7 @@ pub enum PartKind {
 /// The tree of a parsed message, depth first.
 pub fn parts(message: &Message<'_>) -> Vec<PartInfo> {
     let mut out = Vec::new();
-    let related = related_children(message);
+    let related = crate::mailbox::parsed::related_children(message);
     let body_parts: Vec<u32> = message
         .text_body
         .iter()
@@ -66,7 +68,7 @@ fn walk(
     children: &[u32],
     prefix: &str,
     depth: usize,
-    related: &[u32],
+    related: &HashSet<u32>,
     body_parts: &[u32],
     out: &mut Vec<PartInfo>,
 ) {
@@ -101,28 +103,12 @@ fn walk(
     }
 }
 
-fn related_children(message: &Message<'_>) -> Vec<u32> {
-    message
-        .parts
-        .iter()
-        .filter(|part| {
-            part.content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("multipart")
-                    && ct
-                        .subtype()
-                        .is_some_and(|s| s.eq_ignore_ascii_case("related"))
-            })
-        })
-        .flat_map(|part| part.sub_parts().unwrap_or_default().iter().copied())
-        .collect()
-}
-
 fn info(
     part: &MessagePart<'_>,
     index: usize,
     part_id: String,
     depth: usize,
-    related: &[u32],
+    related: &HashSet<u32>,
     body_parts: &[u32],
 ) -> PartInfo {
     let content_type = part.content_type().map_or_else(

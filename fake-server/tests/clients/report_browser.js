@@ -4,33 +4,14 @@
 // injected markup ran or shows as text, and how long the page took to load and lay out.
 // Playwright never downloads a browser here: without Chromium this fails.
 // Usage: node report_browser.js PAGE.html SCREENSHOT.png PROFILE_DIR
-const fs = require("fs");
-const path = require("path");
 const { pathToFileURL } = require("url");
-const { chromium } = require(path.join(__dirname, "../../../ci/node/node_modules/playwright-core"));
+const { launch } = require("./chromium");
 
 const [page_file, screenshot, profile] = process.argv.slice(2);
-const executable = process.env.CHROMIUM || "/usr/bin/chromium";
 
 async function main() {
   if (!page_file || !screenshot || !profile) throw new Error("usage: report_browser.js PAGE SCREENSHOT PROFILE_DIR");
-  if (!fs.existsSync(executable)) throw new Error(`no Chromium at ${executable} (ci/setup.sh installs it)`);
-  fs.rmSync(profile, { recursive: true, force: true });
-  fs.mkdirSync(profile, { recursive: true });
-  // A persistent context is how Playwright takes a --user-data-dir of our own: a fresh one.
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: executable,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+  const context = await launch(profile, {
     viewport: { width: 1280, height: 900 },
     deviceScaleFactor: 1,
     offline: true,

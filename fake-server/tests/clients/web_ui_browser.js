@@ -6,10 +6,9 @@
 // Usage: node web_ui_browser.js BASE_URL ARTEFACT_DIR PROFILE_DIR NOTES_BASE64 SUBJECT [DOCS_PNG]
 const fs = require("fs");
 const path = require("path");
-const { chromium } = require(path.join(__dirname, "../../../ci/node/node_modules/playwright-core"));
+const { launch } = require("./chromium");
 
 const [base, artefacts, profile, notesBase64, subject, docsPng] = process.argv.slice(2);
-const executable = process.env.CHROMIUM || "/usr/bin/chromium";
 const TIMEOUT = 15000;
 
 // A console error Chromium prints when the sandbox does its job: the message's script was
@@ -23,22 +22,7 @@ async function main() {
   if (!base || !artefacts || !profile || !notesBase64 || !subject) {
     throw new Error("usage: web_ui_browser.js BASE_URL ARTEFACT_DIR PROFILE_DIR NOTES_BASE64 SUBJECT [DOCS_PNG]");
   }
-  if (!fs.existsSync(executable)) throw new Error(`no Chromium at ${executable} (ci/setup.sh installs it)`);
-  fs.rmSync(profile, { recursive: true, force: true });
-  fs.mkdirSync(profile, { recursive: true });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: executable,
-    headless: true,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+  const context = await launch(profile, {
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
     acceptDownloads: true,
