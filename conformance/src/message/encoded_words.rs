@@ -706,7 +706,9 @@ fn visit_words<'a>(
             let Some(value) = content.get(field.value.clone()) else {
                 continue;
             };
-            if !value.windows(2).any(|w| w == b"=?") {
+            let has_word_start =
+                memchr::memchr_iter(b'=', value).any(|at| value.get(at + 1) == Some(&b'?'));
+            if !has_word_start {
                 continue;
             }
             let name = content.get(field.name.clone()).unwrap_or_default();
