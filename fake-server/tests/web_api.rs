@@ -1219,3 +1219,61 @@ async fn release_over_starttls_and_implicit_tls_with_auth() {
     relay.shutdown().await;
     let _ = std::fs::remove_file(&ca);
 }
+
+#[tokio::test]
+async fn another_sites_page_can_neither_post_nor_listen() {
+    let mut config = WebConfig::new(loopback());
+    config.relay = Some(fake_server::web::RelayConfig::plain("127.0.0.1:9"));
+    let server = start_with(Server::builder().http(config)).await;
+    let http = server.http_addr().expect("web");
+    deliver(
+        &server,
+        http,
+        "a@example.com",
+        "b@example.org",
+        "Subject: private\r\n\r\nx",
+    )
+    .await;
+    // A form post from another site's page: what a browser sends without asking.
+    let evil = [("Origin", "http://evil.example")];
+    let release = request(
+        http,
+        "POST",
+        "/api/v1/message/latest/release",
+        Some(("text/plain", br#"{"To": ["thief@evil.example"]}"#)),
+        &evil,
+    )
+    .await;
+    assert_eq!(release.status, 403, "{}", release.text());
+    let delete = request(http, "DELETE", "/api/v1/messages", None, &evil).await;
+    assert_eq!(delete.status, 403);
+    assert_eq!(get(http, "/api/v1/messages").await.json()["total"], 1);
+    // The events WebSocket, opened by another site's script.
+    let mut stream = TcpStream::connect(http).await.expect("connect");
+    let upgrade = format!("GET /api/events HTTP/1.1\r\nHost: {http}\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    stream.write_all(upgrade.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 12];
+    stream.read_exact(&mut answer).await.expect("read");
+    assert_eq!(&answer, b"HTTP/1.1 403");
+    // The UI's own origin, and clients that send no Origin, are served.
+    let own = format!("http://{http}");
+    let read = request(
+        http,
+        "PUT",
+        "/api/v1/messages",
+        Some(("application/json", br#"{"Read": true}"#)),
+        &[("Origin", own.as_str())],
+    )
+    .await;
+    assert_eq!(read.status, 200);
+    let plain = request(
+        http,
+        "PUT",
+        "/api/v1/messages",
+        Some(("application/json", br#"{"Read": false}"#)),
+        &[],
+    )
+    .await;
+    assert_eq!(plain.status, 200);
+    server.shutdown().await;
+}

@@ -124,6 +124,7 @@ pub async fn start(
     let router = api::routes()
         .merge(ui::routes())
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(same_origin))
         .layer(axum::middleware::from_fn_with_state(auth, basic_auth))
         .with_state(Arc::clone(&state));
     tracing::info!(%address, "web sink: UI and API at http://{address}/");
@@ -159,6 +160,44 @@ async fn basic_auth(
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Basic realm=\"fake-smtp\"")],
         "Unauthorised.\n",
+    )
+        .into_response()
+}
+
+/// Refuses what another site's page could make a browser send here: any request but a
+/// plain read, and the events WebSocket (which browsers open across origins without asking),
+/// when its `Origin` is not this server. Browsers always send `Origin` with those; curl,
+/// test clients and libraries send none and are not concerned. Without this a page the user
+/// visits could read the mail's summaries from the WebSocket, or release the latest message
+/// to an address of its choosing with a form post.
+async fn same_origin(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let websocket = headers
+        .get(header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if reads && !websocket {
+        return next.run(request).await;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return next.run(request).await;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .trim_end_matches('/');
+    if host.is_some_and(|host| host.eq_ignore_ascii_case(origin_host)) {
+        return next.run(request).await;
+    }
+    tracing::warn!(%origin, "web: refused a request from another site's page");
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "cross-origin request refused",
     )
         .into_response()
 }
