@@ -1255,6 +1255,25 @@ async fn another_sites_page_can_neither_post_nor_listen() {
     let mut answer = vec![0u8; 12];
     stream.read_exact(&mut answer).await.expect("read");
     assert_eq!(&answer, b"HTTP/1.1 403");
+    // DNS rebinding: the attacker's name pointed at 127.0.0.1 makes its page same-origin
+    // for the browser; the Host header still names it.
+    let mut stream = TcpStream::connect(http).await.expect("connect");
+    stream
+        .write_all(b"GET /api/v1/messages HTTP/1.1\r\nHost: evil.example:8025\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("read");
+    assert_eq!(parse_answer(&raw).status, 403);
+    for host in ["localhost", "localhost:8025", "[::1]:8025", "127.0.0.1"] {
+        let mut stream = TcpStream::connect(http).await.expect("connect");
+        let asked =
+            format!("GET /api/v1/info HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(asked.as_bytes()).await.expect("write");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("read");
+        assert_eq!(parse_answer(&raw).status, 200, "{host}");
+    }
     // The UI's own origin, and clients that send no Origin, are served.
     let own = format!("http://{http}");
     let read = request(

@@ -125,6 +125,10 @@ pub async fn start(
         .merge(ui::routes())
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(same_origin))
+        .layer(axum::middleware::from_fn_with_state(
+            address.ip().is_loopback(),
+            loopback_names_only,
+        ))
         .layer(axum::middleware::from_fn_with_state(auth, basic_auth))
         .with_state(Arc::clone(&state));
     tracing::info!(%address, "web sink: UI and API at http://{address}/");
@@ -160,6 +164,48 @@ async fn basic_auth(
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Basic realm=\"fake-smtp\"")],
         "Unauthorised.\n",
+    )
+        .into_response()
+}
+
+/// Bound to loopback, the sink answers only to loopback names in `Host`: a page of a site
+/// whose name an attacker points at 127.0.0.1 (DNS rebinding) is, for the browser, of the
+/// same origin as the sink; its `Host` still names the attacker's site, and is refused.
+async fn loopback_names_only(
+    State(loopback): State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !loopback {
+        return next.run(request).await;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // Without the port: `[::1]:8025` → `[::1]`, `localhost:8025` → `localhost`.
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.to_ascii_lowercase();
+    let allowed = host.is_empty()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if allowed {
+        return next.run(request).await;
+    }
+    tracing::warn!(%host, "web: refused a request for a name that is not this machine's");
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "this sink answers to localhost, 127.0.0.1 and [::1] only",
     )
         .into_response()
 }
