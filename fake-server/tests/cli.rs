@@ -7,9 +7,47 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// A fake-smtp child that is killed when the test ends with it still running, by a panic
+/// too: a failed test must not leave a server holding its ports (one such orphan held the web
+/// sink's default port for hours). Used as a `Child` through `Deref`.
+struct Spawned(Option<Child>);
+
+impl Spawned {
+    fn wait_with_output(mut self) -> std::io::Result<std::process::Output> {
+        self.0
+            .take()
+            .expect("the child is running")
+            .wait_with_output()
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("the child is running")
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("the child is running")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Runs fake-smtp; `serve` gets no submission or smtps listener and no web sink unless the
 /// test asks (their default ports would clash between tests), and a CA directory of its own.
-fn fake_smtp(args: &[&str]) -> Child {
+fn fake_smtp(args: &[&str]) -> Spawned {
     let mut args: Vec<&str> = args.to_vec();
     if args.first() == Some(&"serve") && !args.contains(&"--submission") {
         args.extend(["--submission", "off", "--smtps", "off"]);
@@ -22,7 +60,7 @@ fn fake_smtp(args: &[&str]) -> Child {
 
 /// [`fake_smtp`]'s command with `env` set, and no other `FAKE_SMTP_*` variable from the
 /// environment the tests run in (every option can be set that way).
-fn fake_smtp_with_env(args: &[&str], env: &[(&str, &str)]) -> Child {
+fn fake_smtp_with_env(args: &[&str], env: &[(&str, &str)]) -> Spawned {
     let data_dir = std::env::temp_dir().join(format!("fake-smtp-cli-ca-{}", std::process::id()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_fake-smtp"));
     for (name, _) in std::env::vars_os() {
@@ -37,6 +75,7 @@ fn fake_smtp_with_env(args: &[&str], env: &[(&str, &str)]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(|child| Spawned(Some(child)))
         .expect("start fake-smtp")
 }
 
@@ -60,7 +99,7 @@ type EventLines = std::io::Lines<BufReader<std::process::ChildStdout>>;
 
 /// `fake-smtp serve` on a free port, JSON events on, the log quiet, plus `extra` arguments:
 /// the child, its event lines after the `listening` event, and the address it gave.
-fn serve_json(extra: &[&str]) -> (Child, EventLines, SocketAddr) {
+fn serve_json(extra: &[&str]) -> (Spawned, EventLines, SocketAddr) {
     let mut args = vec!["serve", "--smtp", "127.0.0.1:0", "--json", "--quiet"];
     args.extend_from_slice(extra);
     let mut child = fake_smtp(&args);
@@ -498,7 +537,7 @@ fn fake_smtp_with_home(
     home: Option<&std::path::Path>,
     data_dir: Option<&std::path::Path>,
     args: &[&str],
-) -> Child {
+) -> Spawned {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fake-smtp"));
     command
         .args(args)
@@ -513,7 +552,7 @@ fn fake_smtp_with_home(
     if let Some(data_dir) = data_dir {
         command.env("FAKE_SMTP_DATA_DIR", data_dir);
     }
-    command.spawn().expect("start fake-smtp")
+    Spawned(Some(command.spawn().expect("start fake-smtp")))
 }
 
 /// Issue 9, item 22: with no usable data directory (HOME unset; HOME that cannot hold
@@ -644,7 +683,7 @@ From: a@example.com\r\nTo: b@example.org\r\nCc: C <c@example.org>\r\nSubject: to
     let _ = child_wait(child);
 }
 
-fn child_wait(mut child: Child) -> Option<i32> {
+fn child_wait(mut child: Spawned) -> Option<i32> {
     child.wait().ok().and_then(|s| s.code())
 }
 
