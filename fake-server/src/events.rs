@@ -181,7 +181,7 @@ fn write_rfc3339(out: &mut String, time: SystemTime) {
     use std::fmt::Write;
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let seconds = since.as_secs();
-    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let (year, month, day) = crate::civil::civil_from_days((seconds / 86_400) as i64);
     let of_day = seconds % 86_400;
     // Writing to a String cannot fail.
     let _ = write!(
@@ -192,21 +192,6 @@ fn write_rfc3339(out: &mut String, time: SystemTime) {
         of_day % 60,
         since.subsec_millis()
     );
-}
-
-/// The proleptic Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Receives every event; called from the server's tasks, so it must be quick.

@@ -74,6 +74,7 @@
 //! - [`report`]: run reports (text, JSON, JUnit XML, HTML) built from finished sessions;
 //! - `cli` and `main.rs`: the command line, converted at once into the types above.
 
+pub mod civil;
 pub mod duration;
 pub mod error;
 pub mod events;

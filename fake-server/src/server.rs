@@ -683,11 +683,7 @@ impl Server {
     /// has ended and is still held. `None` while it is open: see
     /// [`Server::wait_for_session_of`].
     pub fn session(&self, id: u64) -> Option<Arc<SessionRecord>> {
-        self.mailbox
-            .sessions()
-            .into_iter()
-            .rev()
-            .find(|session| session.id == id)
+        self.mailbox.session(id)
     }
 
     /// Waits until the session that delivered `message` has ended (the client quit or

@@ -300,14 +300,7 @@ async fn html_report_in_a_real_browser() {
     let seen: Value =
         serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
 
-    let strings = |key: &str| -> Vec<String> {
-        seen[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("{key} in {seen}"))
-            .iter()
-            .map(|v| v.as_str().unwrap_or_default().to_owned())
-            .collect()
-    };
+    let strings = |key: &str| json_strings(&seen, key);
     assert_eq!(
         strings("console_errors"),
         Vec::<String>::new(),

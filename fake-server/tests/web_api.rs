@@ -949,7 +949,7 @@ async fn a_maildir_serves_the_api_and_survives_a_restart() {
         "Subject: keep me\r\n\r\nstays",
     )
     .await;
-    let drop = deliver(
+    let gone = deliver(
         &server,
         http,
         "a@example.com",
@@ -977,11 +977,11 @@ async fn a_maildir_serves_the_api_and_survives_a_restart() {
         http,
         "DELETE",
         "/api/v1/messages",
-        &format!(r#"{{"IDs": ["{drop}"]}}"#),
+        &format!(r#"{{"IDs": ["{gone}"]}}"#),
     )
     .await;
     assert!(
-        !dir.join("raw").join(format!("{drop}.eml")).exists(),
+        !dir.join("raw").join(format!("{gone}.eml")).exists(),
         "its raw copy is gone"
     );
     assert_eq!(
@@ -990,7 +990,7 @@ async fn a_maildir_serves_the_api_and_survives_a_restart() {
         "its delivered copy too"
     );
     server.shutdown().await;
-    drop_server(server);
+    drop(server);
 
     let (again, http) = web_server(Server::builder().store_dir(&dir)).await;
     let mut list = Value::Null;
@@ -1023,10 +1023,6 @@ async fn a_maildir_serves_the_api_and_survives_a_restart() {
     );
     again.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn drop_server(server: Server) {
-    drop(server);
 }
 
 #[tokio::test]

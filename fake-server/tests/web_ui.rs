@@ -246,14 +246,7 @@ async fn web_ui_in_a_real_browser() {
     let seen: Value = serde_json::from_str(&result).unwrap_or_else(|e| panic!("{e}: {result}"));
     eprintln!("Chromium {}: {seen:#}", seen["browser"]);
 
-    let strings = |key: &str| -> Vec<String> {
-        seen[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("{key} in {seen}"))
-            .iter()
-            .map(|v| v.as_str().unwrap_or_default().to_owned())
-            .collect()
-    };
+    let strings = |key: &str| json_strings(&seen, key);
     let none: Vec<String> = Vec::new();
     assert_eq!(strings("console_errors"), none, "no console error");
     assert_eq!(strings("page_errors"), none, "no page error");

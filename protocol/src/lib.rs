@@ -7,6 +7,7 @@
 //!   print, each the inverse of the other;
 //! - [`framing`]: command lines out of a byte stream, with hard limits;
 //! - [`data`]: the DATA decoder and the BDAT chunk reader, with what they observed;
+//!   [`outgoing`]: its inverse, content made ready for DATA or BDAT;
 //! - [`sasl`]: the SASL mechanisms of SMTP AUTH (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER,
 //!   SCRAM-SHA-1, SCRAM-SHA-256), server and client side, with strict base64;
 //! - [`session`]: the server side of a session, as inputs in and actions out, with a
@@ -18,6 +19,7 @@ pub mod command;
 pub mod data;
 pub mod extension;
 pub mod framing;
+pub mod outgoing;
 pub mod params;
 pub mod reply;
 pub mod sasl;

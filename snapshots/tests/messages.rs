@@ -337,19 +337,7 @@ fn no_snapshot_without_a_shape() {
         .iter()
         .flat_map(|scenario| SHAPES.iter().map(|s| snapshot_name(scenario, s.name)))
         .collect();
-    let mut stale = Vec::new();
-    for entry in std::fs::read_dir(snapshot_dir()).expect("snapshots/messages") {
-        let file = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if let Some(stem) = file.strip_suffix(".snap") {
-            if !expected.contains(stem) {
-                stale.push(file);
-            }
-        }
-    }
+    let stale = common::stale_snapshots(&snapshot_dir(), &expected);
     assert!(
         stale.is_empty(),
         "snapshots without a shape or scenario (delete them): {stale:?}"

@@ -139,19 +139,7 @@ fn no_snapshot_without_a_scenario() {
             .iter()
             .map(|flow| format!("real-mta__postfix@{}", flow.name())),
     );
-    let mut stale = Vec::new();
-    for entry in std::fs::read_dir(snapshot_dir()).expect("snapshots folder") {
-        let file = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if let Some(stem) = file.strip_suffix(".snap") {
-            if !expected.contains(stem) {
-                stale.push(file);
-            }
-        }
-    }
+    let stale = common::stale_snapshots(&snapshot_dir(), &expected);
     assert!(
         stale.is_empty(),
         "snapshots without a scenario or flow (delete them): {stale:?}"

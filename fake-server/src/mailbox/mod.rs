@@ -431,8 +431,6 @@ pub trait MailboxWatcher: Send + Sync + std::fmt::Debug {
     /// Messages the memory budget or `--max-messages` dropped from memory (a Maildir still
     /// holds them with `--store`).
     fn evicted(&self, ids: &[String]);
-    /// A session ended.
-    fn session(&self, record: &Arc<SessionRecord>);
 }
 
 #[derive(Debug)]
@@ -509,16 +507,6 @@ impl Mailbox {
         let freed: usize = inner.messages.iter().map(|k| k.bytes).sum();
         inner.messages.clear();
         inner.bytes -= freed;
-    }
-
-    /// A held message by its queue id (the newest are searched first).
-    pub fn message(&self, id: &str) -> Option<Arc<StoredMessage>> {
-        self.lock()
-            .messages
-            .iter()
-            .rev()
-            .find(|k| k.item.id == id)
-            .map(|k| Arc::clone(&k.item))
     }
 
     /// A held session record by its id.
@@ -663,13 +651,9 @@ impl Mailbox {
         if let Some(events) = &self.events {
             events.emit(&ServerEvent::session(&record));
         }
-        let record = Arc::new(record);
-        if let Some(watcher) = self.watcher.get() {
-            watcher.session(&record);
-        }
         let evicted = {
             let mut inner = self.lock();
-            inner.keep_session(record);
+            inner.keep_session(Arc::new(record));
             inner.enforce(&self.config, self.elsewhere.load(Ordering::Relaxed))
         };
         self.report_eviction(evicted);

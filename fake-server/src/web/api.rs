@@ -456,14 +456,14 @@ async fn headers(
 ) -> Response {
     let (entry, raw) = or_answer!(entry_and_raw(&state, &id, &params).await);
     let mut trace = vec![("Return-Path".to_owned(), format!("<{}>", entry.return_path))];
-    for recipient in recipients_of(&state, &entry).await {
+    for recipient in recipients_of(&entry).await {
         trace.push(("Delivered-To".to_owned(), recipient));
     }
     json(&headers_json(&trace, &raw))
 }
 
 /// The envelope recipients: from memory, or the delivered copy's `X-Original-To` fields.
-async fn recipients_of(_state: &WebState, entry: &Entry) -> Vec<String> {
+async fn recipients_of(entry: &Entry) -> Vec<String> {
     if let Some(message) = entry.location.memory.upgrade() {
         return message
             .rcpt_to()

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::SystemTime;
 
-use mail_parser::{Address, HeaderName, MessageParser, MimeHeaders};
+use mail_parser::{Address, HeaderName, MessageParser};
+
+use super::mime::PartKind;
 use serde::Serialize;
 
 use crate::mailbox::StoredMessage;
@@ -71,18 +73,19 @@ impl Headline {
             .or_else(|| message.body_html(0).map(|h| strip_tags(&h)))
             .unwrap_or_default();
         let snippet = collapse_whitespace(&text, SNIPPET_CHARS);
+        // Counted as the message view lists them (mime.rs), so the two always agree.
         let mut attachments = 0;
         let mut inline = 0;
         let mut names = String::new();
-        for part in message.attachments() {
-            if part.content_id().is_some() && is_inline_disposition(part) {
-                inline += 1;
-            } else {
-                attachments += 1;
+        for part in super::mime::parts(&message) {
+            match part.kind {
+                PartKind::Attachment => attachments += 1,
+                PartKind::Inline => inline += 1,
+                PartKind::Container | PartKind::Body => continue,
             }
-            if let Some(name) = part.attachment_name() {
+            if !part.file_name.is_empty() {
                 names.push(' ');
-                names.push_str(name);
+                names.push_str(&part.file_name);
             }
         }
         let mut headline = Headline {
@@ -116,11 +119,6 @@ fn contacts_of(address: &Address<'_>) -> Vec<Contact> {
             address: a.address().unwrap_or_default().to_owned(),
         })
         .collect()
-}
-
-fn is_inline_disposition(part: &mail_parser::MessagePart<'_>) -> bool {
-    part.content_disposition()
-        .is_none_or(|d| d.ctype().eq_ignore_ascii_case("inline"))
 }
 
 fn search_text(headline: &Headline, attachment_names: &str, text: &str) -> String {

@@ -243,10 +243,6 @@ impl Index {
         Some(entry)
     }
 
-    pub fn latest(&self) -> Option<&Entry> {
-        self.entries.values().next_back()
-    }
-
     pub fn newest_first(&self) -> impl Iterator<Item = &Entry> {
         self.entries.values().rev()
     }
@@ -303,7 +299,10 @@ mod tests {
         assert_eq!(index.unread(), 2);
         assert!(index.remove("a").is_some());
         assert_eq!(index.unread(), 1);
-        assert_eq!(index.latest().map(|e| e.id.as_str()), Some("c"));
+        assert_eq!(
+            index.newest_first().next().map(|e| e.id.as_str()),
+            Some("c")
+        );
         assert!(!index.insert(at("c", 30)), "an id is listed once");
         assert_eq!(index.total(), 2);
     }

@@ -3,7 +3,6 @@
 //! docs/web.md says where this server differs and why.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use mail_parser::MessageParser;
 use serde::Serialize;
@@ -343,11 +342,6 @@ pub fn event_frame(kind: &str, data: &impl Serialize) -> String {
         data: &'a T,
     }
     serde_json::to_string(&Frame { kind, data }).unwrap_or_default()
-}
-
-/// The time as Mailpit's `Created`.
-pub fn created(time: SystemTime) -> String {
-    rfc3339(time)
 }
 
 #[cfg(test)]

@@ -239,11 +239,8 @@ impl Session {
                 .await?;
         }
         self.command("DATA", 354).await?;
-        let mut content = dot_stuffed(raw);
-        if !content.ends_with(b"\r\n") {
-            content.extend_from_slice(b"\r\n");
-        }
-        content.extend_from_slice(b".\r\n");
+        let content =
+            smtp_protocol::outgoing::dot_stuff(&smtp_protocol::outgoing::normalise_line_ends(raw));
         self.stream.get_mut().write_all(&content).await?;
         self.transcript
             .push_str(&format!("C: <message, {} octets>\nC: .\n", raw.len()));
@@ -303,31 +300,9 @@ impl Session {
     }
 }
 
-/// A line starting with `.` gets another (RFC 5321 §4.5.2); bare LF becomes CRLF.
-fn dot_stuffed(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 64);
-    for line in raw.split_inclusive(|&b| b == b'\n') {
-        if line.first() == Some(&b'.') {
-            out.push(b'.');
-        }
-        let body = line.strip_suffix(b"\n").unwrap_or(line);
-        let body = body.strip_suffix(b"\r").unwrap_or(body);
-        out.extend_from_slice(body);
-        if line.ends_with(b"\n") {
-            out.extend_from_slice(b"\r\n");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dots_are_stuffed_and_line_ends_made_crlf() {
-        assert_eq!(dot_stuffed(b"a\r\n.b\n..c\r\nd"), b"a\r\n..b\r\n...c\r\nd");
-    }
 
     #[test]
     fn addresses_are_checked_loosely() {

@@ -89,10 +89,6 @@ impl Query {
         Ok(Query { terms })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
     pub fn matches(&self, entry: &Entry) -> bool {
         self.terms
             .iter()
@@ -275,7 +271,7 @@ fn parse_date(text: &str) -> Option<SystemTime> {
     if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
         return None;
     }
-    let mut seconds = days_from_civil(year, month, day).checked_mul(86_400)?;
+    let mut seconds = crate::civil::days_from_civil(year, month, day).checked_mul(86_400)?;
     if let Some(time) = time {
         let mut fields = time.split(':');
         let hours: i64 = fields.next()?.parse().ok()?;
@@ -291,18 +287,6 @@ fn parse_date(text: &str) -> Option<SystemTime> {
     }
     let seconds = u64::try_from(seconds).ok()?;
     UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Octets, or with a `k`/`m` suffix (binary: `1k` = 1024).

@@ -14,7 +14,7 @@ use super::index::{Entry, Index};
 use super::mailpit::{event_frame, MessageSummary};
 use super::relay::RelayConfig;
 use super::restore;
-use crate::mailbox::{Mailbox, MailboxWatcher, SessionRecord, StoredMessage};
+use crate::mailbox::{Mailbox, MailboxWatcher, StoredMessage};
 use crate::scenario::chaos::Chaos;
 use crate::server::ScenarioSwitch;
 
@@ -253,8 +253,6 @@ impl MailboxWatcher for Feed {
     fn evicted(&self, ids: &[String]) {
         let _ = self.tx.send(Arrival::Evicted(ids.to_vec()));
     }
-
-    fn session(&self, _record: &Arc<SessionRecord>) {}
 }
 
 /// Arrivals taken at once when the feed wakes.

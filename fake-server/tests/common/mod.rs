@@ -165,3 +165,14 @@ pub async fn assert_serves_normally(server: &Server) {
         Some("still fine")
     );
 }
+
+/// The strings of an array field of a browser script's JSON result (each test script reports
+/// what it saw as one JSON object).
+pub fn json_strings(seen: &serde_json::Value, key: &str) -> Vec<String> {
+    seen[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {seen}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}

@@ -6,7 +6,6 @@
 
 pub mod connection;
 pub mod error;
-pub mod message;
 pub mod tls;
 
 use std::borrow::Cow;
@@ -535,7 +534,7 @@ impl Client {
         envelope: &Envelope,
         content: &[u8],
     ) -> Result<Delivery, ClientError> {
-        let content = message::normalise_line_ends(content);
+        let content = smtp_protocol::outgoing::normalise_line_ends(content);
         let eight_bit = content.iter().any(|&b| b >= 0x80);
         let outgoing = Outgoing {
             size: content.len() as u64,
@@ -726,14 +725,14 @@ impl Client {
                 return Err(rejected(&Command::Data, data_reply));
             }
             self.record_content(size, false);
-            let mut stuffer = message::DotStuffer::default();
+            let mut stuffer = smtp_protocol::outgoing::DotStuffer::default();
             let mut out = Vec::new();
             for chunk in chunks {
                 out.clear();
                 stuffer.stuff(&chunk, &mut out);
                 self.write_raw(&out).await?;
             }
-            self.write_raw(message::END_OF_DATA).await?;
+            self.write_raw(smtp_protocol::outgoing::END_OF_DATA).await?;
             self.read_reply("the end-of-data reply", timeouts.data_end)
                 .await?
         };

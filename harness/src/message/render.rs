@@ -100,15 +100,7 @@ impl Rendered {
 
 /// Renders `message` for a server that offered `offered`.
 pub fn render(message: &Message, offered: Offered) -> Result<Rendered, MessageError> {
-    let mut writer = Writer {
-        offered,
-        segments: Vec::new(),
-        current: Vec::new(),
-        eight_bit: false,
-        binary: false,
-        notes: Vec::new(),
-        parts: Vec::new(),
-    };
+    let mut writer = Writer::new(offered);
     writer.message(message, "1")?;
     // SMTP content ends with a line break (base64 bodies were left without their last one).
     if !writer.current.is_empty() && !writer.current.ends_with(b"\r\n") {
@@ -144,6 +136,19 @@ struct Writer {
 }
 
 impl Writer {
+    /// Nothing written yet, for a server that offered `offered`.
+    fn new(offered: Offered) -> Writer {
+        Writer {
+            offered,
+            segments: Vec::new(),
+            current: Vec::new(),
+            eight_bit: false,
+            binary: false,
+            notes: Vec::new(),
+            parts: Vec::new(),
+        }
+    }
+
     fn push(&mut self, octets: &[u8]) {
         self.current.extend_from_slice(octets);
     }
@@ -211,15 +216,7 @@ impl Writer {
                 return Ok(());
             }
             Body::Message(inner) => {
-                let mut nested = Writer {
-                    offered: self.offered,
-                    segments: Vec::new(),
-                    current: Vec::new(),
-                    eight_bit: false,
-                    binary: false,
-                    notes: Vec::new(),
-                    parts: Vec::new(),
-                };
+                let mut nested = Writer::new(self.offered);
                 nested.message(inner, &format!("{path}.1"))?;
                 nested.flush();
                 let octets = Rendered {

@@ -91,3 +91,22 @@ pub async fn run_flow(
         }
     }
 }
+
+/// The `.snap` files in `dir` whose name (without `.snap`) is not in `expected`: snapshots
+/// nothing checks any more.
+pub fn stale_snapshots(dir: &Path, expected: &std::collections::BTreeSet<String>) -> Vec<String> {
+    let mut stale = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the snapshot folder") {
+        let file = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if let Some(stem) = file.strip_suffix(".snap") {
+            if !expected.contains(stem) {
+                stale.push(file);
+            }
+        }
+    }
+    stale
+}

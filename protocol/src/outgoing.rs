@@ -1,6 +1,7 @@
-//! Preparing message content for the wire: CRLF line ends only (C-5321-NO-BARE-CR-LF) and
-//! dot-stuffing for DATA (RFC 5321 §4.5.2, C-5321-DOT-STUFFING). BDAT sends the normalised
-//! content as it is (RFC 3030: no stuffing).
+//! Message content for the wire, the inverse of [`crate::data`]'s decoder: CRLF line ends
+//! only (C-5321-NO-BARE-CR-LF) and dot-stuffing for DATA (RFC 5321 §4.5.2,
+//! C-5321-DOT-STUFFING). BDAT sends the normalised content as it is (RFC 3030: no stuffing).
+//! The harness's reference client and the web sink's release both send with it.
 
 /// Makes every line end in CRLF (a bare CR or LF becomes CRLF) and the content end in one.
 pub fn normalise_line_ends(content: &[u8]) -> Vec<u8> {
@@ -95,7 +96,7 @@ mod tests {
 
     #[test]
     fn stuffed_content_decodes_back() {
-        use smtp_protocol::data::DataDecoder;
+        use crate::data::DataDecoder;
         let content = normalise_line_ends(b".leading\n..two\nplain\n.\n");
         let mut decoder = DataDecoder::new(0, 1000);
         decoder.feed(&dot_stuff(&content));
