@@ -16,6 +16,8 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     #[error("TLS set-up failed: {0}")]
     TlsTask(String),
+    #[error("cannot start the thread that judges and records sessions: {0}")]
+    Thread(std::io::Error),
 }
 
 /// [`crate::Server::wait_for_messages`] gave up.

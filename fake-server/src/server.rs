@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::error::{ServerError, SessionTimeout, WaitTimeout};
 use crate::events::{EventSink, ServerEvent};
 use crate::mailbox::{Mailbox, MailboxConfig, SessionRecord, StoredMessage};
+use crate::runtime::after_reply::AfterReply;
 use crate::runtime::connection::{DefaultPolicyFactory, ListenerContext, Play, PolicyFactory};
 use crate::runtime::listener::{accept_loop, Limits};
 use crate::runtime::shutdown::Stage;
@@ -314,6 +315,9 @@ impl ServerBuilder {
             },
             self.events.clone(),
         )?);
+        let (after_reply, rescue) =
+            AfterReply::start(Arc::clone(&mailbox)).map_err(ServerError::Thread)?;
+        let after_reply = Arc::new(after_reply);
         let mut bound = Vec::new();
         for spec in specs {
             let name = spec.kind.name().to_owned();
@@ -335,7 +339,7 @@ impl ServerBuilder {
             self.max_connections_per_ip,
         ));
         let mut addresses = Vec::new();
-        let mut tasks = Vec::new();
+        let mut tasks = vec![rescue];
         let mut switchable = Vec::new();
         let chaos = Arc::new(crate::scenario::chaos::Chaos::default());
         for (spec, listener, address) in bound {
@@ -378,6 +382,7 @@ impl ServerBuilder {
                 play: std::sync::RwLock::new(Arc::new(play)),
                 chaos: Some(Arc::clone(&chaos)),
                 mailbox: Arc::clone(&mailbox),
+                after_reply: Arc::clone(&after_reply),
                 stage: stage_rx.clone(),
                 tls_handshake_timeout: self.tls_handshake_timeout,
                 min_data_rate: self.min_data_rate,
@@ -669,7 +674,7 @@ impl Server {
 
     /// Finished sessions held in memory, oldest first, with their transcripts.
     ///
-    /// A session is listed once it has *ended*: a message is listed (and
+    /// A session is listed once it has *ended* (and is judged): a message is listed (and
     /// [`Server::wait_for_messages`] returns) as soon as its 250 is sent, while the client
     /// may keep the connection open for more (pooled transports, a missing QUIT). So
     /// `sessions()` right after `wait_for_messages` can be empty. To look at a message's
@@ -747,7 +752,8 @@ impl Server {
 
     /// Waits until `count` messages have arrived since the start, then returns those held.
     ///
-    /// A message arrives when its 250 is sent, which is usually before its session ends:
+    /// A message arrives once its 250 is sent and it is judged (on the after-reply thread, a
+    /// moment later), which is usually before its session ends:
     /// [`Server::sessions`] may not list that session yet. Use
     /// [`Server::wait_for_session_of`] to get a message's session (transcript, checks).
     pub async fn wait_for_messages(

@@ -66,6 +66,23 @@ fn send(address: SocketAddr, body_octets: usize) -> String {
     output
 }
 
+/// Waits up to 10 s until `dir` holds `count` files.
+fn wait_for_files(dir: &Path, count: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = std::fs::read_dir(dir).map_or(0, |entries| entries.count());
+        if found >= count {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} holds {found} files after 10 s, not {count}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn stop(mut child: Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -87,6 +104,9 @@ fn a_full_disk_answers_452_and_leaves_nothing_in_tmp() {
         .join(dir.strip_prefix("/").expect("absolute"));
     let leftovers = std::fs::read_dir(inside.join("tmp")).expect("tmp/").count();
     assert_eq!(leftovers, 0, "nothing left in tmp/");
+    // The first session's transcript file is written after its connection closed (on the
+    // after-reply thread): wait for it, so that the disk is as full as this test means.
+    wait_for_files(&inside.join("sessions"), 1);
     // A raw copy that fit while the Maildir copy did not is removed with it: no 250 came.
     let medium = send(address, 60 * 1024);
     assert!(medium.contains("452 4.3.1"), "{medium}");

@@ -11,7 +11,7 @@ pub mod trace;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -64,6 +64,9 @@ pub struct StoredMessage {
     /// The message checks' results, once judged (after the reply to its end of data).
     #[serde(skip_serializing_if = "is_unset", serialize_with = "serialize_checks")]
     checks: OnceLock<Report>,
+    /// Set when retention or the memory budget drops it from memory.
+    #[serde(skip)]
+    dropped: AtomicBool,
 }
 
 fn is_unset(cell: &OnceLock<Report>) -> bool {
@@ -96,6 +99,12 @@ impl StoredMessage {
             MESSAGE_REPORT_ESTIMATE
         };
         std::mem::size_of::<StoredMessage>() + self.raw.capacity() + envelope + checks
+    }
+
+    /// Whether retention (`--max-messages`) or the memory budget has dropped it from memory
+    /// (with `--store` its files stay).
+    pub fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Judges the message once; later calls return the same report.
@@ -333,6 +342,9 @@ struct Inner {
     next_seq: u64,
     /// The estimated size of everything kept.
     bytes: usize,
+    /// Dropped when a message was stored, said once a message is announced: the after-reply
+    /// thread announces in order, so what was dropped is never said before it was announced.
+    unreported: Evicted,
 }
 
 /// What a round of eviction dropped to stay within the memory budget.
@@ -343,6 +355,19 @@ struct Evicted {
     messages: Vec<String>,
     sessions: u64,
     bytes: usize,
+    /// The messages dropped, freed where the eviction is reported (the after-reply thread),
+    /// not on the session's thread that stored the newest.
+    freed: Vec<Arc<StoredMessage>>,
+}
+
+impl Evicted {
+    fn add(&mut self, more: Evicted) {
+        self.retired.extend(more.retired);
+        self.messages.extend(more.messages);
+        self.freed.extend(more.freed);
+        self.sessions += more.sessions;
+        self.bytes += more.bytes;
+    }
 }
 
 impl Inner {
@@ -375,7 +400,7 @@ impl Inner {
     fn enforce(&mut self, config: &MailboxConfig, elsewhere: usize) -> Evicted {
         let mut evicted = Evicted::default();
         while self.messages.len() > config.max_messages {
-            let (id, _) = self.drop_message();
+            let (id, _) = self.drop_message(&mut evicted.freed);
             evicted.retired.extend(id);
         }
         while self.sessions.len() > config.max_sessions {
@@ -390,7 +415,7 @@ impl Inner {
                 _ => false,
             };
             let freed = if message_first {
-                let (id, bytes) = self.drop_message();
+                let (id, bytes) = self.drop_message(&mut evicted.freed);
                 evicted.messages.extend(id);
                 bytes
             } else {
@@ -402,11 +427,14 @@ impl Inner {
         evicted
     }
 
-    fn drop_message(&mut self) -> (Option<String>, usize) {
+    fn drop_message(&mut self, freed: &mut Vec<Arc<StoredMessage>>) -> (Option<String>, usize) {
         match self.messages.pop_front() {
             Some(kept) => {
                 self.bytes -= kept.bytes;
-                (Some(kept.item.id.clone()), kept.bytes)
+                kept.item.dropped.store(true, Ordering::Relaxed);
+                let id = kept.item.id.clone();
+                freed.push(kept.item);
+                (Some(id), kept.bytes)
             }
             None => (None, 0),
         }
@@ -569,6 +597,7 @@ impl Mailbox {
             raw_path: None,
             summary: OnceLock::new(),
             checks: OnceLock::new(),
+            dropped: AtomicBool::new(false),
         };
         if let Some(maildir) = &self.maildir {
             let session_file = self.session_file(origin.session_id);
@@ -577,12 +606,13 @@ impl Mailbox {
             stored = Box::pin(write_to_disk(maildir.clone(), stored, session_file)).await?;
         }
         let stored = Arc::new(stored);
-        let evicted = {
+        {
             let mut inner = self.lock();
             inner.keep_message(Arc::clone(&stored));
-            inner.enforce(&self.config, self.elsewhere.load(Ordering::Relaxed))
-        };
-        self.report_eviction(evicted);
+            let evicted = inner.enforce(&self.config, self.elsewhere.load(Ordering::Relaxed));
+            // Said after this message is announced ([`Mailbox::accepted`]).
+            inner.unreported.add(evicted);
+        }
         tracing::info!(
             id = %stored.id,
             from = %stored.mail_from(),
@@ -593,8 +623,10 @@ impl Mailbox {
         Ok(stored)
     }
 
-    /// A stored message whose 250 has been sent: judges it, emits its event and wakes the
-    /// waiters (who then see its check results).
+    /// A stored message whose 250 has been sent: judges it, emits its event, tells the
+    /// watcher, wakes the waiters (who then see its check results), then says what storing it
+    /// dropped from memory. Called on the after-reply thread ([`crate::runtime::after_reply`]),
+    /// in the order messages were stored.
     pub fn accepted(&self, stored: &Arc<StoredMessage>) {
         let checks = if self.config.checks {
             stored.judge()
@@ -614,6 +646,8 @@ impl Mailbox {
         if let Some(watcher) = self.watcher.get() {
             watcher.accepted(stored);
         }
+        let evicted = std::mem::take(&mut self.lock().unreported);
+        self.report_eviction(evicted);
         // Waking waiters costs a lock; skip it when nobody waits (the common case). A
         // later waiter still sees the count: `wait_for` checks the current value first.
         let waiters = self.stored.receiver_count() > 0;
@@ -623,8 +657,10 @@ impl Mailbox {
         });
     }
 
-    /// Records a finished session; with a Maildir, rewrites its messages' transcripts in full.
-    pub async fn finish_session(&self, record: SessionRecord) {
+    /// Records a finished session (judged); with a Maildir, writes its transcript file.
+    /// Blocks on that write: it runs on the after-reply thread
+    /// ([`crate::runtime::after_reply`]), never on a session's.
+    pub fn finish_session(&self, record: SessionRecord) {
         let counts = record.checks.counts();
         if counts.fail > 0 || counts.warn > 0 {
             tracing::info!(
@@ -641,10 +677,7 @@ impl Mailbox {
             // hundreds of megabytes (issue 10, item 4).
             let name = self.session_file(record.id);
             let json = session_json(&record);
-            let maildir = maildir.clone();
-            let result =
-                tokio::task::spawn_blocking(move || maildir.write_session(&name, &json)).await;
-            if let Ok(Err(error)) = result {
+            if let Err(error) = maildir.write_session(&name, &json) {
                 tracing::warn!(%error, "could not write a session transcript");
             }
         }

@@ -6,16 +6,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use smtp_protocol::session::{Action, PeerInfo, Policy, Session, SessionConfig, TlsDetails};
-use smtp_protocol::transcript::Transcript;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::after_reply::{AfterReply, EndedSession};
 use super::deadline::{Deadlines, Expiry};
-use super::shutdown::Stage;
+use super::shutdown::{ConnectionGuard, Stage};
 use super::stream::{Connection, ReadOutcome, ReadState};
 use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage, SESSION_IDS_KEPT};
-use smtp_conformance::Report;
 
 /// Makes a fresh policy for each session of a listener.
 pub trait PolicyFactory: Send + Sync {
@@ -45,6 +44,8 @@ pub struct ListenerContext {
     /// Chaos triggers over whatever the listener plays (the web API sets them).
     pub chaos: Option<Arc<crate::scenario::chaos::Chaos>>,
     pub mailbox: Arc<Mailbox>,
+    /// Judges, announces and records what sessions leave behind, off their thread.
+    pub after_reply: Arc<AfterReply>,
     pub stage: watch::Receiver<Stage>,
     /// How long a client may take over a TLS handshake (implicit TLS, STARTTLS, and the
     /// handshake before an over-limit 421 on an implicit-TLS listener).
@@ -94,8 +95,9 @@ impl std::fmt::Debug for ListenerContext {
     }
 }
 
-/// Runs one session to its end, then records it. `tls` is set when the connection is
-/// already TLS (implicit TLS).
+/// Runs one session to its end, then queues it to be judged and recorded (the session
+/// counts as open, through `guard`, until it is). `tls` is set when the connection is already
+/// TLS (implicit TLS).
 pub async fn drive(
     mut stream: Connection,
     peer: SocketAddr,
@@ -103,6 +105,7 @@ pub async fn drive(
     id: u64,
     ctx: &ListenerContext,
     tls: Option<TlsDetails>,
+    guard: Option<ConnectionGuard>,
 ) {
     let started = Instant::now();
     let started_at = SystemTime::now();
@@ -146,10 +149,9 @@ pub async fn drive(
     let mut reading = ReadState::default();
     let mut messages = std::collections::VecDeque::new();
     let mut message_count = 0u64;
-    // Messages stored and acknowledged, judged once their 250 is written (the checks never
-    // delay a reply), and the message checks' results so far.
+    // Messages stored and acknowledged, handed on to be judged once their 250 is written
+    // (the checks never delay a reply).
     let mut to_judge: Vec<Arc<StoredMessage>> = Vec::new();
-    let mut message_checks: Option<Report> = None;
     let mut stage_change: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
         Box::pin(next_stage(ctx.stage.clone()));
     let mut deadlines = Deadlines::new(Instant::now(), ctx.min_data_rate);
@@ -244,8 +246,8 @@ pub async fn drive(
                 Action::SetTimer { id, after } => timers.push((Instant::now() + after, id)),
             }
         }
-        // Every reply so far is written: now judge what was acknowledged.
-        judge_accepted(&ctx.mailbox, &mut to_judge, &mut message_checks);
+        // Every reply so far is written: now what was acknowledged can be judged.
+        hand_on(&ctx.after_reply, &mut to_judge).await;
         let current = *ctx.stage.borrow();
         if current == Stage::Abort || (current == Stage::Draining && session.is_idle()) {
             session.shutdown(elapsed());
@@ -309,56 +311,36 @@ pub async fn drive(
             }
         }
     }
-    judge_accepted(&ctx.mailbox, &mut to_judge, &mut message_checks);
-    let mut transcript = session.into_transcript();
+    hand_on(&ctx.after_reply, &mut to_judge).await;
+    let transcript = session.into_transcript();
     let close_reason = transcript.close_reason();
-    let mut checks = if ctx.mailbox.checks() {
-        smtp_conformance::combine(
-            smtp_conformance::judge_session(&transcript),
-            message_checks.unwrap_or_else(smtp_conformance::no_messages),
-        )
-    } else {
-        Report::default()
-    };
-    // Judged on what the client really sent; what is kept (and printed, stored, reported)
-    // has no password or token in it unless asked.
-    if !ctx.record_secrets {
-        redact_secrets(&mut transcript, &mut checks);
-    }
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
-    Box::pin(ctx.mailbox.finish_session(SessionRecord {
-        id,
-        listener: Arc::clone(&ctx.name),
-        peer,
-        local,
-        started_at,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        message_count,
-        messages: messages.into(),
-        close_reason,
-        transcript,
-        checks,
-    }))
-    .await;
+    ctx.after_reply.queue_session(EndedSession {
+        record: SessionRecord {
+            id,
+            listener: Arc::clone(&ctx.name),
+            peer,
+            local,
+            started_at,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            message_count,
+            messages: messages.into(),
+            close_reason,
+            transcript,
+            checks: smtp_conformance::Report::default(),
+        },
+        record_secrets: ctx.record_secrets,
+        guard,
+    });
 }
 
-/// Redacts the AUTH secrets of a judged session: in its transcript, and in the evidence its
-/// checks quote from the lines redacted.
-fn redact_secrets(transcript: &mut Transcript, checks: &mut Report) {
-    let redactions = transcript.redact_secrets();
-    if redactions.is_empty() {
-        return;
-    }
-    for evidence in checks
-        .results
-        .iter_mut()
-        .flat_map(|r| r.evidence.iter_mut())
-    {
-        if let smtp_conformance::check::Location::Entry { entry } = evidence.location {
-            if let Some(redacted) = redactions.iter().find(|r| r.entry == entry) {
-                evidence.octets = redacted.line.clone();
-            }
-        }
+/// Hands acknowledged messages on to be judged and announced; waits (rarely) while the
+/// after-reply thread is a budget of content behind.
+async fn hand_on(after_reply: &AfterReply, to_judge: &mut Vec<Arc<StoredMessage>>) {
+    if !to_judge.is_empty() && !after_reply.try_queue_messages(to_judge) {
+        // Boxed: a rare await, whose state would otherwise be part of every connection's
+        // task for its whole life (ci/bench.sh row I).
+        Box::pin(after_reply.queue_messages(to_judge)).await;
     }
 }
 
@@ -387,26 +369,6 @@ fn note_expiry(session: &mut Session<Box<dyn Policy>>, why: Expiry, now: Duratio
         Expiry::Idle => return,
     };
     session.observe(now, TIMEOUT_CHECK, &text);
-}
-
-/// Judges the messages stored since the last call, announces them, and adds their message
-/// checks to the session's.
-fn judge_accepted(
-    mailbox: &Mailbox,
-    to_judge: &mut Vec<Arc<StoredMessage>>,
-    message_checks: &mut Option<Report>,
-) {
-    for stored in to_judge.drain(..) {
-        mailbox.accepted(&stored);
-        if !mailbox.checks() {
-            continue;
-        }
-        let report = stored.judge();
-        match message_checks {
-            Some(checks) => checks.merge_from(report),
-            None => *message_checks = Some(report.clone()),
-        }
-    }
 }
 
 /// Input read while the session waits is kept up to this many octets; past it the client

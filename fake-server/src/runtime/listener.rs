@@ -10,11 +10,12 @@ use smtp_protocol::transcript::{CloseReason, Event, Transcript};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::after_reply::EndedSession;
 use super::connection::{drive, ListenerContext};
 use super::limits::{
     out_of_descriptors, AcceptTrouble, PerAddress, Refusing, SpareDescriptor, MAX_REFUSING,
 };
-use super::shutdown::{ConnectionTracker, Stage};
+use super::shutdown::{ConnectionGuard, ConnectionTracker, Stage};
 use super::stream::{accept, details_of, Connection};
 use crate::mailbox::SessionRecord;
 
@@ -147,8 +148,10 @@ fn admit(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ListenerContext>, limits
             let local = local_of(&stream);
             let guard = limits.tracker.enter();
             let fut = async move {
-                serve(stream, peer, local, id, &ctx).await;
-                drop(guard);
+                // The session counts as open until it is recorded, which happens after
+                // `serve` returns (the guard goes with it); the client's address counts
+                // until its connection is closed.
+                serve(stream, peer, local, id, &ctx, guard).await;
                 drop(address_guard);
             };
             if std::env::var_os("SIZE_PROBE").is_some() {
@@ -176,13 +179,23 @@ async fn serve(
     local: SocketAddr,
     id: u64,
     ctx: &ListenerContext,
+    guard: ConnectionGuard,
 ) {
     if !ctx.implicit_tls {
-        return drive(Connection::Plain(stream), peer, local, id, ctx, None).await;
+        return drive(
+            Connection::Plain(stream),
+            peer,
+            local,
+            id,
+            ctx,
+            None,
+            Some(guard),
+        )
+        .await;
     }
     // The handshake's state lives in a box of its own: in place, it would make every plain
     // connection's task as large as a TLS handshake.
-    Box::pin(serve_implicit_tls(stream, peer, local, id, ctx)).await;
+    Box::pin(serve_implicit_tls(stream, peer, local, id, ctx, guard)).await;
 }
 
 /// [`serve`] on an implicit-TLS listener.
@@ -192,6 +205,7 @@ async fn serve_implicit_tls(
     local: SocketAddr,
     id: u64,
     ctx: &ListenerContext,
+    guard: ConnectionGuard,
 ) {
     let Some(tls) = &ctx.tls else {
         return;
@@ -207,24 +221,33 @@ async fn serve_implicit_tls(
                 id,
                 ctx,
                 Some(details),
+                Some(guard),
             )
             .await;
         }
         Err(error) => {
             tracing::debug!(%peer, %error, "TLS handshake failed");
             let note = format!("TLS handshake failed: {error}");
-            record_short_session(ctx, id, peer, local, started, CloseReason::Error, |t| {
-                t.note(Duration::ZERO, None, note);
-            })
-            .await;
+            record_short_session(
+                ctx,
+                Some(guard),
+                id,
+                peer,
+                local,
+                started,
+                CloseReason::Error,
+                |t| t.note(Duration::ZERO, None, note),
+            );
         }
     }
 }
 
 /// Records a connection that never became an SMTP session (refused, or its TLS handshake
 /// failed) like any session, so that every connection shows in the transcripts.
-async fn record_short_session(
+#[allow(clippy::too_many_arguments)] // each is one fact of the session record
+fn record_short_session(
     ctx: &ListenerContext,
+    guard: Option<ConnectionGuard>,
     id: u64,
     peer: SocketAddr,
     local: SocketAddr,
@@ -243,15 +266,8 @@ async fn record_short_session(
     );
     fill(&mut transcript);
     transcript.push(Duration::ZERO, Event::Closed { reason });
-    let mut checks = smtp_conformance::Report::default();
-    if ctx.mailbox.checks() {
-        checks = smtp_conformance::combine(
-            smtp_conformance::judge_session(&transcript),
-            smtp_conformance::no_messages(),
-        );
-    }
-    ctx.mailbox
-        .finish_session(SessionRecord {
+    ctx.after_reply.queue_session(EndedSession {
+        record: SessionRecord {
             id,
             listener: Arc::clone(&ctx.name),
             peer,
@@ -262,9 +278,11 @@ async fn record_short_session(
             messages: Vec::new(),
             close_reason: Some(reason),
             transcript,
-            checks,
-        })
-        .await;
+            checks: smtp_conformance::Report::default(),
+        },
+        record_secrets: ctx.record_secrets,
+        guard,
+    });
 }
 
 /// Over a limit: `421` and close, recorded like any session. On an implicit-TLS listener the
@@ -318,6 +336,7 @@ async fn refuse(
     }
     record_short_session(
         ctx,
+        None,
         id,
         peer,
         local,
@@ -344,8 +363,7 @@ async fn refuse(
                 t.note(Duration::ZERO, None, note);
             }
         },
-    )
-    .await;
+    );
 }
 
 /// Writes a refusal and closes (a TLS stream with its close_notify); false if the client did

@@ -1,7 +1,7 @@
 //! What the web sink's handlers share: the mailbox, the index fed from it, the event stream
 //! of the WebSocket, and the counters `info` reports. The index is fed by a task of its own
-//! (messages are parsed there, never on an SMTP session's path), and with `--store` it is
-//! first rebuilt from the Maildir.
+//! (messages are parsed on the after-reply thread, never on an SMTP session's path), and with
+//! `--store` it is first rebuilt from the Maildir.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -236,7 +236,9 @@ async fn send_events(state: Arc<WebState>) {
 /// What the mailbox tells the index task.
 #[derive(Debug)]
 enum Arrival {
-    Message(Arc<StoredMessage>),
+    /// A message's entry, read on the thread that announces messages (the after-reply
+    /// thread), not on the web sink's.
+    Message(Box<Entry>),
     Evicted(Vec<String>),
 }
 
@@ -247,7 +249,12 @@ struct Feed {
 
 impl MailboxWatcher for Feed {
     fn accepted(&self, message: &Arc<StoredMessage>) {
-        let _ = self.tx.send(Arrival::Message(Arc::clone(message)));
+        // Dropped from memory before its turn came (another session's message pushed it out
+        // first): not listed, unless its files are there to read.
+        if message.is_dropped() && message.raw_path.is_none() {
+            return;
+        }
+        let _ = self.tx.send(Arrival::Message(Box::new(Entry::of(message))));
     }
 
     fn evicted(&self, ids: &[String]) {
@@ -275,12 +282,11 @@ async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Ar
                 Err(_) => break,
             }
         }
-        // Parsing happens before the lock is taken.
         let mut entries = Vec::new();
         let mut evicted = Vec::new();
         for arrival in batch.drain(..) {
             match arrival {
-                Arrival::Message(message) => entries.push(Entry::of(&message)),
+                Arrival::Message(entry) => entries.push(*entry),
                 Arrival::Evicted(ids) => evicted.extend(ids),
             }
         }
