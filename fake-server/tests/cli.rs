@@ -184,6 +184,38 @@ fn serves_with_each_runtime_setting() {
     }
 }
 
+/// Checks and announcements run on a thread of their own in the idle scheduling class
+/// (`SCHED_IDLE`, policy 5 in proc(5)'s `stat`), so that they never take CPU time from a
+/// session or from the client under test; the session thread stays in the normal class.
+#[test]
+fn the_after_reply_thread_runs_at_idle_priority() {
+    let (mut child, mut events, address) = serve_json(&["--http", "off"]);
+    assert!(send_one(address).contains("250 2.0.0 OK queued as"));
+    // Its message event comes from that thread, judged.
+    let message = next_event(&mut events);
+    assert_eq!(message["event"], "message", "{message}");
+    assert!(message["checks"]["pass"].as_u64() > Some(0), "{message}");
+    let tasks = std::path::PathBuf::from(format!("/proc/{}/task", child.id()));
+    let mut policies = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(&tasks).expect("/proc/PID/task") {
+        let task = task.expect("task").path();
+        let name = std::fs::read_to_string(task.join("comm")).expect("comm");
+        let stat = std::fs::read_to_string(task.join("stat")).expect("stat");
+        // Fields after the command name (in parentheses): `policy` is field 41 of stat.
+        let after_name = stat.rsplit_once(") ").expect("stat format").1;
+        let policy: u32 = after_name
+            .split(' ')
+            .nth(41 - 3)
+            .and_then(|f| f.parse().ok())
+            .expect("policy field");
+        policies.insert(name.trim().to_owned(), policy);
+    }
+    assert_eq!(policies.get("after-reply"), Some(&5), "{policies:?}");
+    assert_eq!(policies.get("fake-smtp"), Some(&0), "{policies:?}");
+    terminate(&child);
+    assert_eq!(child.wait().expect("exit").code(), Some(0));
+}
+
 /// The EHLO reply of the listener at `address`.
 fn ehlo_reply(address: SocketAddr) -> String {
     let mut stream = TcpStream::connect(address).expect("connect");

@@ -105,6 +105,15 @@ impl AfterReply {
     pub fn start(
         mailbox: Arc<Mailbox>,
     ) -> std::io::Result<(AfterReply, tokio::task::JoinHandle<()>)> {
+        AfterReply::start_with(mailbox, true)
+    }
+
+    /// [`AfterReply::start`]; without the thread (`with_thread` false, for tests) only the
+    /// rescue task runs jobs, as on a machine that never lets an idle thread run.
+    fn start_with(
+        mailbox: Arc<Mailbox>,
+        with_thread: bool,
+    ) -> std::io::Result<(AfterReply, tokio::task::JoinHandle<()>)> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(VecDeque::new()),
             runner: Mutex::new(Runner {
@@ -117,14 +126,16 @@ impl AfterReply {
             queued: Notify::new(),
             thread: OnceLock::new(),
         });
-        let for_thread = Arc::clone(&shared);
-        let handle = std::thread::Builder::new()
-            .name("after-reply".to_owned())
-            .spawn(move || {
-                lower_priority();
-                work(&for_thread);
-            })?;
-        let _ = shared.thread.set(handle.thread().clone());
+        if with_thread {
+            let for_thread = Arc::clone(&shared);
+            let handle = std::thread::Builder::new()
+                .name("after-reply".to_owned())
+                .spawn(move || {
+                    lower_priority();
+                    work(&for_thread);
+                })?;
+            let _ = shared.thread.set(handle.thread().clone());
+        }
         let rescue = tokio::spawn(rescue(Arc::clone(&shared)));
         Ok((AfterReply { shared }, rescue))
     }
@@ -202,7 +213,11 @@ impl Drop for AfterReply {
 /// A message's share of the budget: the memory its content holds in KiB, at least 1, at most
 /// the whole budget (a message larger than the budget waits for an empty queue).
 fn cost_of(stored: &StoredMessage) -> u32 {
-    u32::try_from(stored.raw.capacity() / 1024 + 1)
+    cost_for(stored.raw.capacity())
+}
+
+fn cost_for(octets: usize) -> u32 {
+    u32::try_from(octets / 1024 + 1)
         .unwrap_or(u32::MAX)
         .min(PENDING_BUDGET_KIB)
 }
@@ -385,5 +400,119 @@ fn redact_secrets(transcript: &mut Transcript, checks: &mut Report) {
                 evidence.octets = redacted.line.clone();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mailbox::MailboxConfig;
+    use smtp_protocol::transcript::{CloseReason, Event};
+    use std::net::SocketAddr;
+
+    fn mailbox() -> Arc<Mailbox> {
+        let config = MailboxConfig {
+            hostname: Arc::from("test"),
+            max_messages: 100,
+            max_sessions: 100,
+            store: None,
+            checks: true,
+            max_memory: crate::mailbox::DEFAULT_MAX_MEMORY,
+        };
+        Arc::new(Mailbox::new(config, None).expect("mailbox"))
+    }
+
+    fn ended(id: u64) -> EndedSession {
+        let peer = SocketAddr::from(([127, 0, 0, 1], 40000));
+        let mut transcript = Transcript::new();
+        transcript.push(
+            Duration::ZERO,
+            Event::Connected {
+                peer: peer.to_string(),
+                local: "127.0.0.1:25".to_owned(),
+                listener: None,
+            },
+        );
+        transcript.client_line(Duration::ZERO, b"QUIT\r\n", Default::default());
+        transcript.push(
+            Duration::ZERO,
+            Event::Closed {
+                reason: CloseReason::PeerClosed,
+            },
+        );
+        EndedSession {
+            record: SessionRecord {
+                id,
+                listener: Arc::from("smtp"),
+                peer,
+                local: peer,
+                started_at: std::time::SystemTime::now(),
+                duration_ms: 0,
+                message_count: 0,
+                messages: Vec::new(),
+                close_reason: Some(CloseReason::PeerClosed),
+                transcript,
+                checks: Report::default(),
+            },
+            record_secrets: false,
+            guard: None,
+        }
+    }
+
+    async fn wait_for_sessions(mailbox: &Mailbox, count: usize, within: Duration) -> Vec<u64> {
+        let deadline = Instant::now() + within;
+        loop {
+            let ids: Vec<u64> = mailbox.sessions().iter().map(|s| s.id).collect();
+            if ids.len() >= count || Instant::now() >= deadline {
+                return ids;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// The thread never runs (a machine busy with other work gives an idle-priority thread
+    /// almost nothing): the runtime's rescue runs the jobs once the oldest waited long enough,
+    /// in order, and judged.
+    #[tokio::test]
+    async fn a_starved_thread_is_rescued_by_the_runtime_in_order() {
+        let mailbox = mailbox();
+        let (after_reply, rescue) =
+            AfterReply::start_with(Arc::clone(&mailbox), false).expect("start");
+        let queued = Instant::now();
+        for id in 1..=3 {
+            after_reply.queue_session(ended(id));
+        }
+        let ids = wait_for_sessions(&mailbox, 3, Duration::from_secs(10)).await;
+        assert_eq!(ids, [1, 2, 3], "recorded in the order queued");
+        assert!(
+            queued.elapsed() >= RESCUE_AFTER,
+            "only the rescue ran them, after {RESCUE_AFTER:?}: {:?}",
+            queued.elapsed()
+        );
+        let record = mailbox.session(1).expect("session 1");
+        assert!(
+            !record.checks.results.is_empty(),
+            "the session was judged on the way"
+        );
+        rescue.abort();
+    }
+
+    /// With its thread, jobs run without waiting for the rescue.
+    #[tokio::test]
+    async fn the_thread_records_sessions_without_the_rescue() {
+        let mailbox = mailbox();
+        let (after_reply, rescue) = AfterReply::start(Arc::clone(&mailbox)).expect("start");
+        // Only the thread can run it: the rescue is stopped.
+        rescue.abort();
+        after_reply.queue_session(ended(7));
+        let ids = wait_for_sessions(&mailbox, 1, Duration::from_secs(10)).await;
+        assert_eq!(ids, [7]);
+    }
+
+    #[test]
+    fn a_message_costs_its_content_in_kib_within_the_budget() {
+        assert_eq!(cost_for(0), 1);
+        assert_eq!(cost_for(4096), 5);
+        assert_eq!(cost_for(usize::MAX), PENDING_BUDGET_KIB);
     }
 }
