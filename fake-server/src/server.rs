@@ -429,6 +429,7 @@ impl ServerBuilder {
                 .map(str::to_owned),
             addresses,
             mailbox,
+            after_reply,
             stage,
             limits,
             tasks,
@@ -617,6 +618,8 @@ pub struct Server {
     ca_pem: Option<String>,
     addresses: Vec<(String, SocketAddr)>,
     mailbox: Arc<Mailbox>,
+    /// Judges and records what sessions leave behind; a shutdown waits for it.
+    after_reply: Arc<AfterReply>,
     stage: watch::Sender<Stage>,
     limits: Arc<Limits>,
     tasks: Vec<JoinHandle<()>>,
@@ -828,6 +831,9 @@ impl Server {
             // Each gets a 421; a client that does not read it is not waited for long.
             let _ = tokio::time::timeout(Duration::from_secs(5), tracker.all_closed()).await;
         }
+        // The sessions' records are written after their connections close: wait for them
+        // (before the rescue task, one of `tasks`, is stopped).
+        self.after_reply.drained().await;
         for task in &self.tasks {
             task.abort();
         }

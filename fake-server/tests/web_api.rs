@@ -797,7 +797,18 @@ async fn chaos_and_scenarios_change_the_next_sessions_without_a_restart() {
     .await;
     assert!(smtp_replies(smtp, script).await.contains("250 2.1.5"));
 
-    let sessions = get(http, "/api/v1/sessions?messages=0").await.json();
+    // A session is recorded a moment after its connection closes (on the after-reply
+    // thread): wait for the last one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let sessions = loop {
+        let sessions = get(http, "/api/v1/sessions?messages=0").await.json();
+        if sessions.as_array().is_some_and(|s| s.len() >= 5)
+            || std::time::Instant::now() > deadline
+        {
+            break sessions;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert!(
         sessions.as_array().is_some_and(|s| s.len() >= 5),
         "{sessions}"

@@ -22,7 +22,7 @@
 //! reading its client's next command) until the queue shrinks.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,6 @@ use smtp_conformance::Report;
 use smtp_protocol::transcript::Transcript;
 use tokio::sync::{Notify, Semaphore};
 
-use super::shutdown::ConnectionGuard;
 use crate::mailbox::{Mailbox, SessionRecord, StoredMessage};
 
 /// Message content the queue may hold, in KiB, before sessions wait for it to shrink.
@@ -54,9 +53,6 @@ pub struct EndedSession {
     /// Keep AUTH secrets in the transcript (`--record-secrets`); by default they are
     /// redacted once the session is judged.
     pub record_secrets: bool,
-    /// Held until the record is kept: a session counts as open until then, so that a
-    /// shutdown (and `run`) waits for its record.
-    pub guard: Option<ConnectionGuard>,
 }
 
 enum Job {
@@ -87,6 +83,8 @@ struct Shared {
     sleeping: AtomicBool,
     /// Set when the handle is dropped: finish the queue, then exit.
     closing: AtomicBool,
+    /// Jobs queued and not yet done (running ones included): [`AfterReply::drained`].
+    pending: AtomicUsize,
     budget: Semaphore,
     /// Told when work is queued into an empty queue: the rescue task starts watching.
     queued: Notify,
@@ -122,6 +120,7 @@ impl AfterReply {
             }),
             sleeping: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
             budget: Semaphore::new(PENDING_BUDGET_KIB as usize),
             queued: Notify::new(),
             thread: OnceLock::new(),
@@ -181,7 +180,16 @@ impl AfterReply {
         self.push(Job::Session(Box::new(ended)));
     }
 
+    /// Waits until every job queued so far has run: a stopping server's last sessions are
+    /// then recorded. The rescue task keeps this from waiting on a starved thread for long.
+    pub async fn drained(&self) {
+        while self.shared.pending.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     fn push(&self, job: Job) {
+        self.shared.pending.fetch_add(1, Ordering::SeqCst);
         let was_empty = {
             let mut queue = lock(&self.shared.queue);
             queue.push_back(Queued {
@@ -257,7 +265,7 @@ impl Shared {
             Job::Session(_) => 0,
         };
         // A panic in a check is a bug, but it must not stop every later message from being
-        // announced: the job is lost (its session guard dropped), the rest go on.
+        // announced: the job is lost, the rest go on.
         let run = std::panic::AssertUnwindSafe(|| runner.run(job));
         if std::panic::catch_unwind(run).is_err() {
             tracing::error!("a check panicked (a bug: please report it); going on");
@@ -265,6 +273,7 @@ impl Shared {
         if cost > 0 {
             self.budget.add_permits(cost as usize);
         }
+        self.pending.fetch_sub(1, Ordering::SeqCst);
         true
     }
 
@@ -359,7 +368,6 @@ impl Runner {
                 let EndedSession {
                     mut record,
                     record_secrets,
-                    guard,
                 } = *ended;
                 let message_checks = self.message_checks.remove(&record.id);
                 let mut checks = if self.mailbox.checks() {
@@ -377,7 +385,6 @@ impl Runner {
                 }
                 record.checks = checks;
                 self.mailbox.finish_session(record);
-                drop(guard);
             }
         }
     }
@@ -455,7 +462,6 @@ mod tests {
                 checks: Report::default(),
             },
             record_secrets: false,
-            guard: None,
         }
     }
 

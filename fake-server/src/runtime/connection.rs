@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::after_reply::{AfterReply, EndedSession};
 use super::deadline::{Deadlines, Expiry};
-use super::shutdown::{ConnectionGuard, Stage};
+use super::shutdown::Stage;
 use super::stream::{Connection, ReadOutcome, ReadState};
 use crate::mailbox::{Mailbox, Origin, SessionRecord, StoredMessage, SESSION_IDS_KEPT};
 
@@ -95,9 +95,8 @@ impl std::fmt::Debug for ListenerContext {
     }
 }
 
-/// Runs one session to its end, then queues it to be judged and recorded (the session
-/// counts as open, through `guard`, until it is). `tls` is set when the connection is already
-/// TLS (implicit TLS).
+/// Runs one session to its end, then queues it to be judged and recorded. `tls` is set when
+/// the connection is already TLS (implicit TLS).
 pub async fn drive(
     mut stream: Connection,
     peer: SocketAddr,
@@ -105,7 +104,6 @@ pub async fn drive(
     id: u64,
     ctx: &ListenerContext,
     tls: Option<TlsDetails>,
-    guard: Option<ConnectionGuard>,
 ) {
     let started = Instant::now();
     let started_at = SystemTime::now();
@@ -330,7 +328,6 @@ pub async fn drive(
             checks: smtp_conformance::Report::default(),
         },
         record_secrets: ctx.record_secrets,
-        guard,
     });
 }
 

@@ -15,7 +15,7 @@ use super::connection::{drive, ListenerContext};
 use super::limits::{
     out_of_descriptors, AcceptTrouble, PerAddress, Refusing, SpareDescriptor, MAX_REFUSING,
 };
-use super::shutdown::{ConnectionGuard, ConnectionTracker, Stage};
+use super::shutdown::{ConnectionTracker, Stage};
 use super::stream::{accept, details_of, Connection};
 use crate::mailbox::SessionRecord;
 
@@ -148,10 +148,8 @@ fn admit(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ListenerContext>, limits
             let local = local_of(&stream);
             let guard = limits.tracker.enter();
             let fut = async move {
-                // The session counts as open until it is recorded, which happens after
-                // `serve` returns (the guard goes with it); the client's address counts
-                // until its connection is closed.
-                serve(stream, peer, local, id, &ctx, guard).await;
+                serve(stream, peer, local, id, &ctx).await;
+                drop(guard);
                 drop(address_guard);
             };
             if std::env::var_os("SIZE_PROBE").is_some() {
@@ -179,23 +177,13 @@ async fn serve(
     local: SocketAddr,
     id: u64,
     ctx: &ListenerContext,
-    guard: ConnectionGuard,
 ) {
     if !ctx.implicit_tls {
-        return drive(
-            Connection::Plain(stream),
-            peer,
-            local,
-            id,
-            ctx,
-            None,
-            Some(guard),
-        )
-        .await;
+        return drive(Connection::Plain(stream), peer, local, id, ctx, None).await;
     }
     // The handshake's state lives in a box of its own: in place, it would make every plain
     // connection's task as large as a TLS handshake.
-    Box::pin(serve_implicit_tls(stream, peer, local, id, ctx, guard)).await;
+    Box::pin(serve_implicit_tls(stream, peer, local, id, ctx)).await;
 }
 
 /// [`serve`] on an implicit-TLS listener.
@@ -205,7 +193,6 @@ async fn serve_implicit_tls(
     local: SocketAddr,
     id: u64,
     ctx: &ListenerContext,
-    guard: ConnectionGuard,
 ) {
     let Some(tls) = &ctx.tls else {
         return;
@@ -221,33 +208,23 @@ async fn serve_implicit_tls(
                 id,
                 ctx,
                 Some(details),
-                Some(guard),
             )
             .await;
         }
         Err(error) => {
             tracing::debug!(%peer, %error, "TLS handshake failed");
             let note = format!("TLS handshake failed: {error}");
-            record_short_session(
-                ctx,
-                Some(guard),
-                id,
-                peer,
-                local,
-                started,
-                CloseReason::Error,
-                |t| t.note(Duration::ZERO, None, note),
-            );
+            record_short_session(ctx, id, peer, local, started, CloseReason::Error, |t| {
+                t.note(Duration::ZERO, None, note);
+            });
         }
     }
 }
 
 /// Records a connection that never became an SMTP session (refused, or its TLS handshake
 /// failed) like any session, so that every connection shows in the transcripts.
-#[allow(clippy::too_many_arguments)] // each is one fact of the session record
 fn record_short_session(
     ctx: &ListenerContext,
-    guard: Option<ConnectionGuard>,
     id: u64,
     peer: SocketAddr,
     local: SocketAddr,
@@ -281,7 +258,6 @@ fn record_short_session(
             checks: smtp_conformance::Report::default(),
         },
         record_secrets: ctx.record_secrets,
-        guard,
     });
 }
 
@@ -336,7 +312,6 @@ async fn refuse(
     }
     record_short_session(
         ctx,
-        None,
         id,
         peer,
         local,
