@@ -802,8 +802,7 @@ async fn chaos_and_scenarios_change_the_next_sessions_without_a_restart() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let sessions = loop {
         let sessions = get(http, "/api/v1/sessions?messages=0").await.json();
-        if sessions.as_array().is_some_and(|s| s.len() >= 5)
-            || std::time::Instant::now() > deadline
+        if sessions.as_array().is_some_and(|s| s.len() >= 5) || std::time::Instant::now() > deadline
         {
             break sessions;
         }

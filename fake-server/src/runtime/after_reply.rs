@@ -45,6 +45,8 @@ const HOT_FOR: Duration = Duration::from_millis(50);
 pub const RESCUE_AFTER: Duration = Duration::from_millis(50);
 /// How long the runtime runs jobs at a stretch before it lets its sessions go on.
 const RESCUE_SLICE: Duration = Duration::from_millis(2);
+/// Jobs a session's thread runs when the queue is full, before it tries to queue again.
+const HELP_JOBS: usize = 16;
 
 /// A finished session, to be judged and recorded. `record.checks` is filled in here.
 #[derive(Debug)]
@@ -158,20 +160,25 @@ impl AfterReply {
         messages.is_empty()
     }
 
-    /// [`AfterReply::try_queue_messages`], waiting for the queue to shrink when it holds its
-    /// budget of content.
+    /// [`AfterReply::try_queue_messages`] when the queue holds its budget of content: the
+    /// thread is behind (a machine with little idle time), so the session's thread runs a
+    /// few of the oldest jobs itself, and waits only if the thread is running one.
     pub async fn queue_messages(&self, messages: &mut Vec<Arc<StoredMessage>>) {
         while !self.try_queue_messages(messages) {
-            match self.shared.budget.acquire_many(cost_of(&messages[0])).await {
-                // Let go at once: try_queue_messages takes it again, in order.
-                Ok(permit) => drop(permit),
-                // The semaphore is never closed; should it be, queue without waiting.
-                Err(_) => {
-                    for stored in messages.drain(..) {
-                        self.push(Job::Message { stored, cost: 0 });
-                    }
-                }
+            if self.shared.help(HELP_JOBS) {
+                continue;
             }
+            let stored = messages.remove(0);
+            let cost = cost_of(&stored);
+            // The semaphore is never closed; should it be, queue without taking anything.
+            let cost = match self.shared.budget.acquire_many(cost).await {
+                Ok(permit) => {
+                    permit.forget();
+                    cost
+                }
+                Err(_) => 0,
+            };
+            self.push(Job::Message { stored, cost });
         }
     }
 
@@ -275,6 +282,19 @@ impl Shared {
         }
         self.pending.fetch_sub(1, Ordering::SeqCst);
         true
+    }
+
+    /// Runs up to `jobs` of the oldest queued jobs on the calling thread, unless a job is
+    /// running elsewhere; whether it ran any.
+    fn help(&self, jobs: usize) -> bool {
+        let Ok(mut runner) = self.runner.try_lock() else {
+            return false;
+        };
+        let mut ran = 0;
+        while ran < jobs && self.run_next(&mut runner) {
+            ran += 1;
+        }
+        ran > 0
     }
 
     /// How long the oldest queued job has waited.

@@ -145,7 +145,11 @@ impl WebState {
         if self.events.receiver_count() == 0 {
             return;
         }
-        let frame = event_frame(kind, data);
+        self.announce_frame(event_frame(kind, data));
+    }
+
+    /// [`WebState::announce`] for an event already serialised.
+    fn announce_frame(&self, frame: String) {
         {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if !pending.is_empty() {
@@ -184,7 +188,10 @@ impl WebState {
     pub fn start_feed(self: &Arc<Self>) -> [tokio::task::JoinHandle<()>; 2] {
         let sender = tokio::spawn(send_events(Arc::clone(self)));
         let (tx, rx) = mpsc::unbounded_channel();
-        self.mailbox.watch(Arc::new(Feed { tx }));
+        self.mailbox.watch(Arc::new(Feed {
+            tx,
+            subscribers: self.events.clone(),
+        }));
         let state = Arc::clone(self);
         let indexer = tokio::spawn(async move {
             if let Some(maildir) = state.mailbox.maildir().cloned() {
@@ -237,14 +244,17 @@ async fn send_events(state: Arc<WebState>) {
 #[derive(Debug)]
 enum Arrival {
     /// A message's entry, read on the thread that announces messages (the after-reply
-    /// thread), not on the web sink's.
-    Message(Box<Entry>),
+    /// thread), not on the web sink's; with its `new` event, built there too when the
+    /// WebSocket has subscribers.
+    Message(Box<Entry>, Option<String>),
     Evicted(Vec<String>),
 }
 
 #[derive(Debug)]
 struct Feed {
     tx: mpsc::UnboundedSender<Arrival>,
+    /// The WebSocket's channel: whether anyone listens.
+    subscribers: broadcast::Sender<Arc<str>>,
 }
 
 impl MailboxWatcher for Feed {
@@ -254,7 +264,10 @@ impl MailboxWatcher for Feed {
         if message.is_dropped() && message.raw_path.is_none() {
             return;
         }
-        let _ = self.tx.send(Arrival::Message(Box::new(Entry::of(message))));
+        let entry = Entry::of(message);
+        let frame = (self.subscribers.receiver_count() > 0)
+            .then(|| event_frame("new", &MessageSummary::of(&entry)));
+        let _ = self.tx.send(Arrival::Message(Box::new(entry), frame));
     }
 
     fn evicted(&self, ids: &[String]) {
@@ -283,10 +296,14 @@ async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Ar
             }
         }
         let mut entries = Vec::new();
+        let mut frames = Vec::new();
         let mut evicted = Vec::new();
         for arrival in batch.drain(..) {
             match arrival {
-                Arrival::Message(entry) => entries.push(*entry),
+                Arrival::Message(entry, frame) => {
+                    entries.push(*entry);
+                    frames.extend(frame);
+                }
                 Arrival::Evicted(ids) => evicted.extend(ids),
             }
         }
@@ -309,12 +326,11 @@ async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Ar
             state.mailbox.set_held_elsewhere(index.bytes());
         }
         if state.events.receiver_count() > 0 {
-            let index = state.read();
-            let newest: Vec<_> = index.newest_first().take(added as usize).collect();
-            for entry in newest.into_iter().rev() {
-                state.announce("new", &MessageSummary::of(entry));
+            // Announced once listed (a client told of one may ask for it at once), oldest
+            // first, as built on the after-reply thread.
+            for frame in frames {
+                state.announce_frame(frame);
             }
-            drop(index);
             // Dropped by retention or the memory budget: one `prune`, as Mailpit announces
             // its own pruning (the UI reloads its page), not a `delete` per message.
             if !removed.is_empty() {
