@@ -67,7 +67,8 @@ enum Job {
 }
 
 struct Queued {
-    since: Instant,
+    /// On the runtime's clock, as the rescue's sleep is (a test with paused time moves both).
+    since: tokio::time::Instant,
     job: Job,
 }
 
@@ -200,7 +201,7 @@ impl AfterReply {
         let was_empty = {
             let mut queue = lock(&self.shared.queue);
             queue.push_back(Queued {
-                since: Instant::now(),
+                since: tokio::time::Instant::now(),
                 job,
             });
             queue.len() == 1
