@@ -2,48 +2,12 @@
 
 mod common;
 
+use common::Spawned;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-/// A fake-smtp child that is killed when the test ends with it still running, by a panic
-/// too: a failed test must not leave a server holding its ports (one such orphan held the web
-/// sink's default port for hours). Used as a `Child` through `Deref`.
-struct Spawned(Option<Child>);
-
-impl Spawned {
-    fn wait_with_output(mut self) -> std::io::Result<std::process::Output> {
-        self.0
-            .take()
-            .expect("the child is running")
-            .wait_with_output()
-    }
-}
-
-impl std::ops::Deref for Spawned {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        self.0.as_ref().expect("the child is running")
-    }
-}
-
-impl std::ops::DerefMut for Spawned {
-    fn deref_mut(&mut self) -> &mut Child {
-        self.0.as_mut().expect("the child is running")
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            if matches!(child.try_wait(), Ok(None)) {
-                let _ = child.kill();
-            }
-            let _ = child.wait();
-        }
-    }
-}
 
 /// Runs fake-smtp; `serve` gets no submission or smtps listener and no web sink unless the
 /// test asks (their default ports would clash between tests), and a CA directory of its own.

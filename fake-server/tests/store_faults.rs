@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+mod common;
+use common::Spawned;
+
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fake-smtp-faults-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -15,13 +18,14 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Runs `setup` then fake-smtp serve --store DIR in a private mount namespace.
-fn serve_in_namespace(dir: &Path, setup: &str) -> Child {
+/// Runs `setup` then fake-smtp serve --store DIR in a private mount namespace (no web sink:
+/// its default port would clash between tests). Killed when the test ends, by a panic too.
+fn serve_in_namespace(dir: &Path, setup: &str) -> Spawned {
     let binary = env!("CARGO_BIN_EXE_fake-smtp");
     let dir = dir.display();
     let script = format!(
         "set -e; {setup}; exec {binary} serve --store {dir} --smtp 127.0.0.1:0 \
-         --submission off --smtps off --json --quiet"
+         --submission off --smtps off --http off --json --quiet"
     );
     Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", &script])
@@ -32,6 +36,7 @@ fn serve_in_namespace(dir: &Path, setup: &str) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(|child| Spawned(Some(child)))
         .expect("run unshare (util-linux) as root")
 }
 
@@ -83,9 +88,9 @@ fn wait_for_files(dir: &Path, count: usize) {
     }
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// Stops the server (its guard kills it and waits).
+fn stop(child: Spawned) {
+    drop(child);
 }
 
 /// Issue 10, items 6 and 7: a full disk answered `451 4.3.0` and left partial files in tmp/.

@@ -176,3 +176,41 @@ pub fn json_strings(seen: &serde_json::Value, key: &str) -> Vec<String> {
         .map(|v| v.as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// A fake-smtp child that is killed when the test ends with it still running, by a panic
+/// too: a failed test must not leave a server holding its ports (one such orphan held the web
+/// sink's default port for hours). Used as a `std::process::Child` through `Deref`.
+pub struct Spawned(pub Option<std::process::Child>);
+
+impl Spawned {
+    pub fn wait_with_output(mut self) -> std::io::Result<std::process::Output> {
+        self.0
+            .take()
+            .expect("the child is running")
+            .wait_with_output()
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("the child is running")
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("the child is running")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            if matches!(child.try_wait(), Ok(None)) {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+}
