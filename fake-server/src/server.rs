@@ -748,9 +748,11 @@ impl Server {
         self.mailbox.memory_used()
     }
 
-    /// Sessions open right now.
+    /// Sessions not recorded yet: connections open right now, and sessions that have ended
+    /// and are being judged (a moment after their close). Once it is 0, [`Server::sessions`]
+    /// lists every session so far. (`--max-connections` counts open connections only.)
     pub fn open_sessions(&self) -> usize {
-        self.limits.tracker.open()
+        self.limits.tracker.open() + self.after_reply.sessions_pending()
     }
 
     /// Waits until `count` messages have arrived since the start, then returns those held.

@@ -88,6 +88,8 @@ struct Shared {
     closing: AtomicBool,
     /// Jobs queued and not yet done (running ones included): [`AfterReply::drained`].
     pending: AtomicUsize,
+    /// Of those, ended sessions: [`AfterReply::sessions_pending`].
+    pending_sessions: AtomicUsize,
     budget: Semaphore,
     /// Told when work is queued into an empty queue: the rescue task starts watching.
     queued: Notify,
@@ -124,6 +126,7 @@ impl AfterReply {
             sleeping: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             pending: AtomicUsize::new(0),
+            pending_sessions: AtomicUsize::new(0),
             budget: Semaphore::new(PENDING_BUDGET_KIB as usize),
             queued: Notify::new(),
             thread: OnceLock::new(),
@@ -185,7 +188,15 @@ impl AfterReply {
 
     /// Queues a finished session: to be judged (with its messages' checks) and recorded.
     pub fn queue_session(&self, ended: EndedSession) {
+        // Counted before the connection stops counting (its guard is dropped after this), so
+        // that a session is always open or pending until it is recorded.
+        self.shared.pending_sessions.fetch_add(1, Ordering::SeqCst);
         self.push(Job::Session(Box::new(ended)));
+    }
+
+    /// Ended sessions queued and not yet recorded.
+    pub fn sessions_pending(&self) -> usize {
+        self.shared.pending_sessions.load(Ordering::SeqCst)
     }
 
     /// Waits until every job queued so far has run: a stopping server's last sessions are
@@ -268,9 +279,9 @@ impl Shared {
         let Some(Queued { job, .. }) = lock(&self.queue).pop_front() else {
             return false;
         };
-        let cost = match &job {
-            Job::Message { cost, .. } => *cost,
-            Job::Session(_) => 0,
+        let (cost, session) = match &job {
+            Job::Message { cost, .. } => (*cost, false),
+            Job::Session(_) => (0, true),
         };
         // A panic in a check is a bug, but it must not stop every later message from being
         // announced: the job is lost, the rest go on.
@@ -280,6 +291,9 @@ impl Shared {
         }
         if cost > 0 {
             self.budget.add_permits(cost as usize);
+        }
+        if session {
+            self.pending_sessions.fetch_sub(1, Ordering::SeqCst);
         }
         self.pending.fetch_sub(1, Ordering::SeqCst);
         true
