@@ -387,14 +387,13 @@ impl Runner {
         match job {
             Job::Message { stored, .. } => {
                 self.mailbox.accepted(&stored);
-                if self.mailbox.checks() {
-                    if let Some(report) = stored.checks() {
-                        match self.message_checks.get_mut(&stored.session_id) {
-                            Some(checks) => checks.merge_from(report),
-                            None => {
-                                self.message_checks
-                                    .insert(stored.session_id, report.clone());
-                            }
+                // Judged by `accepted`, unless the checks are off.
+                if let Some(report) = stored.checks() {
+                    match self.message_checks.get_mut(&stored.session_id) {
+                        Some(checks) => checks.merge_from(report),
+                        None => {
+                            self.message_checks
+                                .insert(stored.session_id, report.clone());
                         }
                     }
                 }

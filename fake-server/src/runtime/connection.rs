@@ -76,6 +76,15 @@ impl std::fmt::Debug for Play {
 }
 
 impl ListenerContext {
+    /// Hands an ended session on to be judged and recorded (its `checks` are filled in
+    /// there; AUTH secrets redacted unless `record_secrets`).
+    pub fn record(&self, record: SessionRecord) {
+        self.after_reply.queue_session(EndedSession {
+            record,
+            record_secrets: self.record_secrets,
+        });
+    }
+
     /// What a session starting now plays.
     pub fn play(&self) -> Arc<Play> {
         Arc::clone(&self.play.read().unwrap_or_else(|e| e.into_inner()))
@@ -313,21 +322,18 @@ pub async fn drive(
     let transcript = session.into_transcript();
     let close_reason = transcript.close_reason();
     tracing::debug!(session = id, %peer, ?close_reason, "session ended");
-    ctx.after_reply.queue_session(EndedSession {
-        record: SessionRecord {
-            id,
-            listener: Arc::clone(&ctx.name),
-            peer,
-            local,
-            started_at,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            message_count,
-            messages: messages.into(),
-            close_reason,
-            transcript,
-            checks: smtp_conformance::Report::default(),
-        },
-        record_secrets: ctx.record_secrets,
+    ctx.record(SessionRecord {
+        id,
+        listener: Arc::clone(&ctx.name),
+        peer,
+        local,
+        started_at,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        message_count,
+        messages: messages.into(),
+        close_reason,
+        transcript,
+        checks: smtp_conformance::Report::default(),
     });
 }
 

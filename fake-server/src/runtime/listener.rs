@@ -10,7 +10,6 @@ use smtp_protocol::transcript::{CloseReason, Event, Transcript};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::after_reply::EndedSession;
 use super::connection::{drive, ListenerContext};
 use super::limits::{
     out_of_descriptors, AcceptTrouble, PerAddress, Refusing, SpareDescriptor, MAX_REFUSING,
@@ -243,21 +242,18 @@ fn record_short_session(
     );
     fill(&mut transcript);
     transcript.push(Duration::ZERO, Event::Closed { reason });
-    ctx.after_reply.queue_session(EndedSession {
-        record: SessionRecord {
-            id,
-            listener: Arc::clone(&ctx.name),
-            peer,
-            local,
-            started_at,
-            duration_ms: 0,
-            message_count: 0,
-            messages: Vec::new(),
-            close_reason: Some(reason),
-            transcript,
-            checks: smtp_conformance::Report::default(),
-        },
-        record_secrets: ctx.record_secrets,
+    ctx.record(SessionRecord {
+        id,
+        listener: Arc::clone(&ctx.name),
+        peer,
+        local,
+        started_at,
+        duration_ms: 0,
+        message_count: 0,
+        messages: Vec::new(),
+        close_reason: Some(reason),
+        transcript,
+        checks: smtp_conformance::Report::default(),
     });
 }
 
