@@ -183,6 +183,10 @@ impl LineStats {
     }
 }
 
+/// The largest buffer [`DataDecoder::take`] keeps for the next message. Small, because a
+/// session keeps it while it is open: an idle session that has sent mail holds at most this.
+pub const RECYCLE_UP_TO: usize = 16 * 1024;
+
 /// Decodes DATA content: removes dot-stuffing, finds the end, and reports what it saw. The
 /// message is kept up to `max_size` octets; past that it is only counted, so a client cannot
 /// make the server hold more than the limit.
@@ -203,19 +207,32 @@ impl DataDecoder {
     /// Like [`DataDecoder::new`], reserving room for `expected` octets (a declared SIZE), up
     /// to the limit and to 1 MiB: a client's claim is not a reason to hold memory.
     pub fn with_capacity(max_size: u64, text_line_limit: usize, expected: u64) -> DataDecoder {
+        let mut decoder = DataDecoder {
+            state: State::LineStart,
+            stats: LineStats::new(text_line_limit),
+            content: Vec::new(),
+            max_size: 0,
+        };
+        decoder.restart(max_size, text_line_limit, expected);
+        decoder
+    }
+
+    /// Makes this decoder ready for the next message, as [`DataDecoder::with_capacity`] makes a
+    /// new one, but keeping its (emptied) buffer: a session that sends many messages then
+    /// allocates no buffer per message.
+    pub fn restart(&mut self, max_size: u64, text_line_limit: usize, expected: u64) {
         const MAX_RESERVATION: u64 = 1024 * 1024;
         let max_size = if max_size == 0 { u64::MAX } else { max_size };
         // Without a declared size, room for a typical small message: growing from nothing
         // costs a dozen reallocations and copies per message.
         const TYPICAL: u64 = 4096;
         let wanted = if expected > 0 { expected } else { TYPICAL };
-        let capacity = wanted.min(max_size).min(MAX_RESERVATION);
-        DataDecoder {
-            state: State::LineStart,
-            stats: LineStats::new(text_line_limit),
-            content: Vec::with_capacity(usize::try_from(capacity).unwrap_or(0)),
-            max_size,
-        }
+        let capacity = usize::try_from(wanted.min(max_size).min(MAX_RESERVATION)).unwrap_or(0);
+        self.state = State::LineStart;
+        self.stats = LineStats::new(text_line_limit);
+        self.max_size = max_size;
+        self.content.clear();
+        self.content.reserve(capacity);
     }
 
     pub fn is_done(&self) -> bool {
@@ -236,6 +253,22 @@ impl DataDecoder {
     /// room small for large messages.
     pub fn finish(self) -> (Vec<u8>, ContentReport) {
         (self.content, self.stats.report)
+    }
+
+    /// [`DataDecoder::finish`] for a decoder that will be [restarted](DataDecoder::restart):
+    /// content up to [`RECYCLE_UP_TO`] octets of buffer is copied out, at its exact size, and
+    /// the buffer stays here for the next message; a larger buffer is handed over whole (no
+    /// copy: a large message is never held twice).
+    pub fn take(&mut self) -> (Vec<u8>, ContentReport) {
+        let report = std::mem::take(&mut self.stats.report);
+        let content = if self.content.capacity() <= RECYCLE_UP_TO {
+            let exact = self.content.as_slice().to_vec();
+            self.content.clear();
+            exact
+        } else {
+            std::mem::take(&mut self.content)
+        };
+        (content, report)
     }
 
     fn emit(&mut self, bytes: &[u8]) {
@@ -493,6 +526,47 @@ impl ChunkReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A restarted decoder decodes the next message from scratch in the buffer it kept; the
+    /// content handed out is an exact-size copy; a buffer grown past [`RECYCLE_UP_TO`] is
+    /// handed over itself and not kept.
+    #[test]
+    fn a_restarted_decoder_reuses_its_buffer() {
+        let mut decoder = DataDecoder::new(0, 1000);
+        decoder.feed(b"Subject: one\r\n\r\n..dot\r\n.\r\n");
+        assert!(decoder.is_done());
+        let kept = decoder.content.as_ptr();
+        let (content, report) = decoder.take();
+        assert_eq!(content, b"Subject: one\r\n\r\n.dot\r\n");
+        assert_eq!(content.capacity(), content.len());
+        assert_eq!(report.octets, content.len() as u64);
+
+        decoder.restart(0, 1000, 0);
+        assert!(!decoder.is_done());
+        assert_eq!(decoder.report().octets, 0);
+        decoder.feed(b"two\r\n.\r\n");
+        assert_eq!(decoder.content.as_ptr(), kept, "the buffer was kept");
+        let (content, _) = decoder.take();
+        assert_eq!(content, b"two\r\n");
+
+        decoder.restart(0, 1000, 0);
+        let line = vec![b'x'; 998];
+        while decoder.content.len() <= RECYCLE_UP_TO {
+            decoder.feed(&line);
+            decoder.feed(b"\r\n");
+        }
+        decoder.feed(b".\r\n");
+        let grown = decoder.content.as_ptr();
+        let (content, _) = decoder.take();
+        assert_eq!(
+            content.as_ptr(),
+            grown,
+            "a large buffer is handed over, not copied"
+        );
+        assert_eq!(decoder.content.capacity(), 0);
+        decoder.restart(0, 1000, 0);
+        assert!(decoder.content.capacity() >= 4096);
+    }
 
     /// Issue 10, item 3: a large message's buffer is at most about 1.125 times its size, and
     /// is handed over without a copy.

@@ -132,11 +132,16 @@ impl<P: Policy> Session<P> {
                     .as_ref()
                     .and_then(Transaction::size)
                     .unwrap_or(0);
-                self.phase = Phase::Data(Box::new(DataDecoder::with_capacity(
-                    self.config.max_message_size,
-                    self.config.text_line_limit,
-                    declared,
-                )));
+                let (max_size, line_limit) =
+                    (self.config.max_message_size, self.config.text_line_limit);
+                let decoder = match self.spare_decoder.take() {
+                    Some(mut decoder) => {
+                        decoder.restart(max_size, line_limit, declared);
+                        decoder
+                    }
+                    None => Box::new(DataDecoder::with_capacity(max_size, line_limit, declared)),
+                };
+                self.phase = Phase::Data(decoder);
             }
             Effect::Reset => self.reset_transaction(),
             Effect::Quit => self

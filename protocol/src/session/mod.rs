@@ -207,6 +207,8 @@ pub struct Session<P: Policy = DefaultPolicy> {
     input: Vec<u8>,
     framer: LineFramer,
     phase: Phase,
+    /// The DATA decoder of the last message, kept with its buffer for the next one.
+    spare_decoder: Option<Box<DataDecoder>>,
     hello: Option<Hello>,
     transaction: Option<Transaction>,
     bdat: Option<Box<ChunkReader>>,
@@ -261,6 +263,7 @@ impl<P: Policy> Session<P> {
             hello: None,
             transaction: None,
             bdat: None,
+            spare_decoder: None,
             bdat_failed: false,
             refused: false,
             tls: None,
@@ -935,8 +938,10 @@ impl<P: Policy> Session<P> {
         let Phase::Data(decoder) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return (consumed, true);
         };
+        let mut decoder = decoder;
         let oversized = decoder.is_oversized();
-        let (content, report) = decoder.finish();
+        let (content, report) = decoder.take();
+        self.spare_decoder = Some(decoder);
         self.end_of_message(content, report, oversized, Transfer::Data);
         (consumed, true)
     }
