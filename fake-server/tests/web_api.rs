@@ -674,6 +674,30 @@ async fn the_events_websocket_announces_as_mailpit() {
     server.shutdown().await;
 }
 
+/// Messages dropped by retention are unlisted, and the WebSocket says so with one `prune`
+/// per gathered frame (as Mailpit announces its own pruning), never a `delete` each.
+#[tokio::test]
+async fn retention_unlists_the_oldest_and_announces_a_prune() {
+    let (server, http) = web_server(Server::builder().max_messages(2)).await;
+    let mut ws = ws_connect(http).await;
+    next_event(&mut ws, "stats").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let content = format!("Subject: kept {n}\r\n\r\nhello");
+        ids.push(deliver(&server, http, "a@example.com", "b@example.org", &content).await);
+    }
+    next_event(&mut ws, "prune").await;
+    let listed = get(http, "/api/v1/messages").await.json();
+    let listed: Vec<&str> = listed["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["ID"].as_str())
+        .collect();
+    assert_eq!(listed, [ids[2].as_str(), ids[1].as_str()], "newest first");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn wait_answers_when_a_matching_message_arrives() {
     let (server, http) = web_server(Server::builder()).await;

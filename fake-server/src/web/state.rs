@@ -1,10 +1,10 @@
 //! What the web sink's handlers share: the mailbox, the index fed from it, the event stream
-//! of the WebSocket, and the counters `info` reports. The index is fed by a task of its own
-//! (messages are parsed on the after-reply thread, never on an SMTP session's path), and with
+//! of the WebSocket, and the counters `info` reports. The index is fed from the after-reply
+//! thread (messages are parsed and listed there, never on an SMTP session's path), and with
 //! `--store` it is first rebuilt from the Maildir.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -42,6 +42,9 @@ pub struct WebState {
     pending: std::sync::Mutex<String>,
     /// Whether a `stats` event is due with the next send.
     stats_due: std::sync::atomic::AtomicBool,
+    /// Whether messages were unlisted since the last send: the next frame ends with one
+    /// `prune`.
+    prune_due: std::sync::atomic::AtomicBool,
     /// Wakes the task that sends pending events.
     wake: tokio::sync::Notify,
 }
@@ -125,6 +128,7 @@ impl WebState {
             releases: Default::default(),
             pending: Default::default(),
             stats_due: Default::default(),
+            prune_due: Default::default(),
             wake: tokio::sync::Notify::new(),
         })
     }
@@ -151,7 +155,7 @@ impl WebState {
     /// [`WebState::announce`] for an event already serialised.
     fn announce_frame(&self, frame: String) {
         {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pending = lock(&self.pending);
             if !pending.is_empty() {
                 pending.push('\n');
             }
@@ -184,34 +188,51 @@ impl WebState {
 
     /// Starts feeding the index from the mailbox (after rebuilding it from the Maildir, with
     /// `--store`). Returns once the feed is attached; the rebuild goes on in the background.
-    /// The two tasks are returned for the web sink's handle to stop.
+    /// The two tasks (the rebuild, the WebSocket's sender) are returned for the web sink's
+    /// handle to stop.
     pub fn start_feed(self: &Arc<Self>) -> [tokio::task::JoinHandle<()>; 2] {
         let sender = tokio::spawn(send_events(Arc::clone(self)));
+        let maildir = self.mailbox.maildir().cloned();
         let (tx, rx) = mpsc::unbounded_channel();
-        self.mailbox.watch(Arc::new(Feed {
-            tx,
+        let feed = Arc::new(Feed {
+            state: Arc::downgrade(self),
+            early: Mutex::new(maildir.is_some().then_some(tx)),
             subscribers: self.events.clone(),
-        }));
+        });
+        self.mailbox
+            .watch(Arc::clone(&feed) as Arc<dyn MailboxWatcher>);
         let state = Arc::clone(self);
         let indexer = tokio::spawn(async move {
-            if let Some(maildir) = state.mailbox.maildir().cloned() {
-                let restored = tokio::task::spawn_blocking(move || restore::entries(&maildir))
-                    .await
-                    .unwrap_or_default();
-                let count = restored.len();
-                {
-                    let mut index = state.write();
-                    for entry in restored {
-                        index.insert(entry);
-                    }
-                    state.mailbox.set_held_elsewhere(index.bytes());
+            let Some(maildir) = maildir else {
+                return;
+            };
+            let restored = tokio::task::spawn_blocking(move || restore::entries(&maildir))
+                .await
+                .unwrap_or_default();
+            let count = restored.len();
+            {
+                let mut index = state.write();
+                for entry in restored {
+                    index.insert(entry);
                 }
-                if count > 0 {
-                    tracing::info!(messages = count, "web: listed the messages of the Maildir");
-                    state.indexed.send_modify(|n| *n += count as u64);
+                state.mailbox.set_held_elsewhere(index.bytes());
+            }
+            if count > 0 {
+                tracing::info!(messages = count, "web: listed the messages of the Maildir");
+                state.indexed.send_modify(|n| *n += count as u64);
+            }
+            // What arrived meanwhile is listed after the Maildir's messages; from now on the
+            // after-reply thread lists each message itself. Held while draining: no arrival
+            // can slip in between.
+            let mut early = lock(&feed.early);
+            let mut rx = rx;
+            while let Ok(arrival) = rx.try_recv() {
+                match arrival {
+                    Arrival::Message(entry, frame) => list(&state, *entry, frame),
+                    Arrival::Evicted(ids) => unlist(&state, &ids),
                 }
             }
-            index_arrivals(state, rx).await;
+            *early = None;
         });
         [sender, indexer]
     }
@@ -223,12 +244,16 @@ async fn send_events(state: Arc<WebState>) {
     loop {
         state.wake.notified().await;
         tokio::time::sleep(EVENT_GATHERING).await;
-        let mut frame =
-            std::mem::take(&mut *state.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        if state
-            .stats_due
-            .swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
+        let mut frame = std::mem::take(&mut *lock(&state.pending));
+        // Dropped by retention or the memory budget: one `prune` for all of them, as Mailpit
+        // announces its own pruning (the UI reloads its page), not a `delete` per message.
+        if state.prune_due.swap(false, Ordering::Relaxed) {
+            if !frame.is_empty() {
+                frame.push('\n');
+            }
+            frame.push_str(&event_frame("prune", &()));
+        }
+        if state.stats_due.swap(false, Ordering::Relaxed) {
             if !frame.is_empty() {
                 frame.push('\n');
             }
@@ -240,19 +265,28 @@ async fn send_events(state: Arc<WebState>) {
     }
 }
 
-/// What the mailbox tells the index task.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the mailbox told the feed while the Maildir's messages were being listed.
 #[derive(Debug)]
 enum Arrival {
-    /// A message's entry, read on the thread that announces messages (the after-reply
-    /// thread), not on the web sink's; with its `new` event, built there too when the
-    /// WebSocket has subscribers.
     Message(Box<Entry>, Option<String>),
     Evicted(Vec<String>),
 }
 
+/// The mailbox's watcher: lists each accepted message and unlists evicted ones, on the
+/// thread that announces messages (the after-reply thread), never on a session's: the
+/// message is parsed there, and the index's upkeep (inserting, dropping the oldest, freeing
+/// them) cost the SMTP sessions' thread several microseconds a message when a task on it did
+/// it.
 #[derive(Debug)]
 struct Feed {
-    tx: mpsc::UnboundedSender<Arrival>,
+    state: Weak<WebState>,
+    /// `Some` while the Maildir's messages are being listed (with `--store`): arrivals wait
+    /// there, so that they are listed after them.
+    early: Mutex<Option<mpsc::UnboundedSender<Arrival>>>,
     /// The WebSocket's channel: whether anyone listens.
     subscribers: broadcast::Sender<Arc<str>>,
 }
@@ -267,79 +301,67 @@ impl MailboxWatcher for Feed {
         let entry = Entry::of(message);
         let frame = (self.subscribers.receiver_count() > 0)
             .then(|| event_frame("new", &MessageSummary::of(&entry)));
-        let _ = self.tx.send(Arrival::Message(Box::new(entry), frame));
+        if let Some(early) = lock(&self.early).as_ref() {
+            let _ = early.send(Arrival::Message(Box::new(entry), frame));
+            return;
+        }
+        if let Some(state) = self.state.upgrade() {
+            list(&state, entry, frame);
+        }
     }
 
     fn evicted(&self, ids: &[String]) {
-        let _ = self.tx.send(Arrival::Evicted(ids.to_vec()));
+        if let Some(early) = lock(&self.early).as_ref() {
+            let _ = early.send(Arrival::Evicted(ids.to_vec()));
+            return;
+        }
+        if let Some(state) = self.state.upgrade() {
+            unlist(&state, ids);
+        }
     }
 }
 
-/// Arrivals taken at once when the feed wakes.
-const BATCH: usize = 256;
-/// Most arrivals indexed in one pass (under one lock).
-const MAX_BATCH: usize = 4096;
-/// How long arrivals gather before a pass.
-const INDEX_GATHERING: std::time::Duration = std::time::Duration::from_millis(5);
-
-async fn index_arrivals(state: Arc<WebState>, mut rx: mpsc::UnboundedReceiver<Arrival>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        // Under load, arrivals gather for a few milliseconds: one pass (one wake-up, one
-        // lock) for many messages instead of one each, which cost the SMTP sessions sharing
-        // the thread several microseconds a message.
-        tokio::time::sleep(INDEX_GATHERING).await;
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(arrival) => batch.push(arrival),
-                Err(_) => break,
-            }
-        }
-        let mut entries = Vec::new();
-        let mut frames = Vec::new();
-        let mut evicted = Vec::new();
-        for arrival in batch.drain(..) {
-            match arrival {
-                Arrival::Message(entry, frame) => {
-                    entries.push(*entry);
-                    frames.extend(frame);
-                }
-                Arrival::Evicted(ids) => evicted.extend(ids),
-            }
-        }
-        let added = entries.len() as u64;
-        let mut removed = Vec::new();
-        {
-            let mut index = state.write();
-            for entry in entries {
-                index.insert(entry);
-            }
-            for id in evicted {
-                // With a Maildir the message is still there to read: it stays listed.
-                let on_disk = index
-                    .get(&id)
-                    .is_some_and(|e| e.location.raw_path.is_some());
-                if !on_disk && index.remove(&id).is_some() {
-                    removed.push(id);
-                }
-            }
-            state.mailbox.set_held_elsewhere(index.bytes());
-        }
-        if state.events.receiver_count() > 0 {
-            // Announced once listed (a client told of one may ask for it at once), oldest
-            // first, as built on the after-reply thread.
-            for frame in frames {
-                state.announce_frame(frame);
-            }
-            // Dropped by retention or the memory budget: one `prune`, as Mailpit announces
-            // its own pruning (the UI reloads its page), not a `delete` per message.
-            if !removed.is_empty() {
-                state.announce("prune", &());
-            }
-            state.announce_stats();
-        }
-        state.indexed.send_modify(|n| *n += added);
+/// Lists a message, then announces it (a client told of one may ask for it at once).
+fn list(state: &WebState, entry: Entry, frame: Option<String>) {
+    {
+        let mut index = state.write();
+        index.insert(entry);
+        state.mailbox.set_held_elsewhere(index.bytes());
     }
+    if let Some(frame) = frame {
+        // Sent with the frame: `announce_frame` wakes the sender.
+        state.stats_due.store(true, Ordering::Relaxed);
+        state.announce_frame(frame);
+    }
+    // Waking waiters costs locks; skip it when nobody waits (the common case). A later waiter
+    // still finds the message: it subscribes before it looks.
+    let waiters = state.indexed.receiver_count() > 0;
+    state.indexed.send_if_modified(|n| {
+        *n += 1;
+        waiters
+    });
+}
+
+/// Unlists messages dropped from memory, unless a Maildir still holds them.
+fn unlist(state: &WebState, ids: &[String]) {
+    let mut removed = Vec::new();
+    {
+        let mut index = state.write();
+        for id in ids {
+            // With a Maildir the message is still there to read: it stays listed.
+            let on_disk = index.get(id).is_some_and(|e| e.location.raw_path.is_some());
+            if !on_disk {
+                removed.extend(index.remove(id));
+            }
+        }
+        state.mailbox.set_held_elsewhere(index.bytes());
+    }
+    // Freed outside the lock.
+    if !removed.is_empty() && state.events.receiver_count() > 0 {
+        state.prune_due.store(true, Ordering::Relaxed);
+        state.announce_stats();
+    }
+    drop(removed);
 }
 
 /// Removes messages from the list, from memory and from the Maildir; returns how many were
