@@ -90,6 +90,37 @@ pub(crate) fn all_with_info() -> &'static [(&'static Judge, &'static CheckInfo)]
     ALL.get_or_init(|| all().iter().map(|j| (*j, j.info())).collect())
 }
 
+/// The session judges, in catalogue order, with their checks.
+pub(crate) fn session_judges() -> &'static [(SessionJudge, &'static CheckInfo)] {
+    static SESSION: OnceLock<Vec<(SessionJudge, &'static CheckInfo)>> = OnceLock::new();
+    SESSION.get_or_init(|| {
+        all_with_info()
+            .iter()
+            .filter_map(|(judge, info)| match judge.run {
+                Run::Session(run) => Some((run, *info)),
+                Run::Message(_) => None,
+            })
+            .collect()
+    })
+}
+
+/// The message judges, in catalogue order, with their checks.
+pub(crate) fn message_judges() -> &'static [(MessageJudge, &'static CheckInfo)] {
+    static MESSAGE: OnceLock<Vec<(MessageJudge, &'static CheckInfo)>> = OnceLock::new();
+    MESSAGE.get_or_init(|| {
+        all_with_info()
+            .iter()
+            .filter_map(|(judge, info)| match judge.run {
+                Run::Message(run) => Some((run, *info)),
+                Run::Session(_) => None,
+            })
+            .collect()
+    })
+}
+
+pub(crate) type SessionJudge = fn(&SessionModel<'_>) -> Outcome;
+pub(crate) type MessageJudge = fn(&MessageModel<'_>) -> Outcome;
+
 /// The judge of a check, if it is judged.
 pub fn of(id: &str) -> Option<&'static Judge> {
     all().iter().copied().find(|j| j.id == id)

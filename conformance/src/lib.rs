@@ -57,30 +57,24 @@ pub(crate) fn catalogue_index(id: &str) -> Option<usize> {
 /// Runs every session check over a transcript.
 pub fn judge_session(transcript: &Transcript) -> Report {
     let model = SessionModel::build(transcript);
-    let mut report = Report::default();
-    for (judge, info) in judges::all_with_info() {
-        if let Run::Session(run) = judge.run {
-            report
-                .results
-                .push(judges::result_for(info, run(&model), None));
-        }
-    }
     // Judges run in catalogue order: the report is in order already.
-    report
+    Report {
+        results: judges::session_judges()
+            .iter()
+            .map(|(run, info)| judges::result_for(info, run(&model), None))
+            .collect(),
+    }
 }
 
 /// Runs every message check over one message.
 pub fn judge_message(input: MessageInput<'_>) -> Report {
     let model = MessageModel::build(input);
-    let mut report = Report::default();
-    for (judge, info) in judges::all_with_info() {
-        if let Run::Message(run) = judge.run {
-            report
-                .results
-                .push(judges::result_for(info, run(&model), input.id));
-        }
+    Report {
+        results: judges::message_judges()
+            .iter()
+            .map(|(run, info)| judges::result_for(info, run(&model), input.id))
+            .collect(),
     }
-    report
 }
 
 /// The message checks' results for a session in which no message was received: each is
@@ -120,12 +114,8 @@ pub fn judge(transcript: &Transcript, messages: &[MessageInput<'_>]) -> Report {
 /// reports are merged check by check.
 pub fn combine(session: Report, messages: Report) -> Report {
     let all = judges::all_with_info();
-    let session_checks = all
-        .iter()
-        .filter(|(j, _)| matches!(j.run, Run::Session(_)))
-        .count();
-    if session.results.len() != session_checks
-        || messages.results.len() != all.len() - session_checks
+    if session.results.len() != judges::session_judges().len()
+        || messages.results.len() != judges::message_judges().len()
     {
         let mut report = session;
         report.merge(messages);
