@@ -103,10 +103,27 @@ pub fn judge(transcript: &Transcript, messages: &[MessageInput<'_>]) -> Report {
             None => message_checks = Some(report),
         }
     }
-    combine(
-        judge_session(transcript),
-        message_checks.unwrap_or_else(no_messages),
-    )
+    judge_session_with(transcript, message_checks.unwrap_or_else(no_messages))
+}
+
+/// [`judge_session`] and [`combine`] in one pass: runs every session check over the
+/// transcript and puts its messages' results (as [`judge_message`] and [`no_messages`] make
+/// them, merged) in their places, building the report once, at its final size.
+pub fn judge_session_with(transcript: &Transcript, messages: Report) -> Report {
+    if messages.results.len() != judges::message_judges().len() {
+        return combine(judge_session(transcript), messages);
+    }
+    let model = SessionModel::build(transcript);
+    let all = judges::all_with_info();
+    let mut results = Vec::with_capacity(all.len());
+    let mut from_messages = messages.results.into_iter();
+    for (judge, info) in all {
+        match judge.run {
+            Run::Session(run) => results.push(judges::result_for(info, run(&model), None)),
+            Run::Message(_) => results.extend(from_messages.next()),
+        }
+    }
+    Report { results }
 }
 
 /// Joins a session's report and its messages' (as [`judge_session`] and [`judge_message`]
@@ -123,13 +140,13 @@ pub fn combine(session: Report, messages: Report) -> Report {
     }
     let mut from_session = session.results.into_iter();
     let mut from_messages = messages.results.into_iter();
-    let results = all
-        .iter()
-        .filter_map(|(judge, _)| match judge.run {
-            Run::Session(_) => from_session.next(),
-            Run::Message(_) => from_messages.next(),
-        })
-        .collect();
+    let mut results = Vec::with_capacity(all.len());
+    for (judge, _) in all {
+        match judge.run {
+            Run::Session(_) => results.extend(from_session.next()),
+            Run::Message(_) => results.extend(from_messages.next()),
+        }
+    }
     Report { results }
 }
 
@@ -148,6 +165,7 @@ mod tests {
         let content = b"Subject: x\r\n\r\nhi\r\n";
         let message = testing::message(content).input;
         let combined = combine(judge_session(&t), judge_message(message));
+        assert_eq!(judge_session_with(&t, judge_message(message)), combined);
         let mut merged = judge_session(&t);
         merged.merge(judge_message(message));
         assert_eq!(combined, merged);

@@ -405,8 +405,8 @@ impl Runner {
                 } = *ended;
                 let message_checks = self.message_checks.remove(&record.id);
                 let mut checks = if self.mailbox.checks() {
-                    smtp_conformance::combine(
-                        smtp_conformance::judge_session(&record.transcript),
+                    smtp_conformance::judge_session_with(
+                        &record.transcript,
                         message_checks.unwrap_or_else(smtp_conformance::no_messages),
                     )
                 } else {
