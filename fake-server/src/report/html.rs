@@ -857,7 +857,7 @@ fn render_problems(out: &mut String, session: &SessionResult, marks: &Marks<'_>,
                 out,
                 "<li class=\"muted\">… and {} more finding{}</li>",
                 check.more,
-                plural(check.more)
+                plural(u64::from(check.more))
             );
         }
         out.push_str("</ul></td></tr>\n");
@@ -1274,7 +1274,8 @@ mod tests {
                 message: None,
                 octets: String::new(),
                 detail: "not a <domain>".into(),
-            }],
+            }]
+            .into(),
             more: 0,
         };
         let page = render(&report(session(t, vec![finding])));
