@@ -350,23 +350,43 @@ struct Inner {
 /// What a round of eviction dropped to stay within the memory budget.
 #[derive(Debug, Default)]
 struct Evicted {
-    /// Dropped by `max_messages` (retention, not reported as eviction).
-    retired: Vec<String>,
-    messages: Vec<String>,
+    /// The messages dropped, oldest first, with whether retention (`max_messages`) or the
+    /// memory budget dropped them. Their ids are made, and the messages freed, where the
+    /// eviction is reported (the after-reply thread), not on the session's thread that stored
+    /// the newest: one push here per dropped message.
+    messages: Vec<(Arc<StoredMessage>, Dropped)>,
     sessions: u64,
+    /// Freed by the memory budget (retention is not counted: it is not reported as eviction).
     bytes: usize,
-    /// The messages dropped, freed where the eviction is reported (the after-reply thread),
-    /// not on the session's thread that stored the newest.
-    freed: Vec<Arc<StoredMessage>>,
+}
+
+/// Why a message was dropped from memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dropped {
+    /// `max_messages`: retention, not reported as eviction.
+    Retired,
+    /// The memory budget.
+    Evicted,
 }
 
 impl Evicted {
     fn add(&mut self, more: Evicted) {
-        self.retired.extend(more.retired);
-        self.messages.extend(more.messages);
-        self.freed.extend(more.freed);
+        if self.messages.is_empty() {
+            self.messages = more.messages;
+        } else {
+            self.messages.extend(more.messages);
+        }
         self.sessions += more.sessions;
         self.bytes += more.bytes;
+    }
+
+    /// The ids of the messages dropped for `why`, oldest first.
+    fn ids(&self, why: Dropped) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|(_, dropped)| *dropped == why)
+            .map(|(message, _)| message.id.clone())
+            .collect()
     }
 }
 
@@ -400,8 +420,7 @@ impl Inner {
     fn enforce(&mut self, config: &MailboxConfig, elsewhere: usize) -> Evicted {
         let mut evicted = Evicted::default();
         while self.messages.len() > config.max_messages {
-            let (id, _) = self.drop_message(&mut evicted.freed);
-            evicted.retired.extend(id);
+            self.drop_message(&mut evicted, Dropped::Retired);
         }
         while self.sessions.len() > config.max_sessions {
             self.drop_session();
@@ -415,9 +434,7 @@ impl Inner {
                 _ => false,
             };
             let freed = if message_first {
-                let (id, bytes) = self.drop_message(&mut evicted.freed);
-                evicted.messages.extend(id);
-                bytes
+                self.drop_message(&mut evicted, Dropped::Evicted)
             } else {
                 evicted.sessions += 1;
                 self.drop_session()
@@ -427,16 +444,16 @@ impl Inner {
         evicted
     }
 
-    fn drop_message(&mut self, freed: &mut Vec<Arc<StoredMessage>>) -> (Option<String>, usize) {
+    /// Drops the oldest message; returns the memory it held.
+    fn drop_message(&mut self, evicted: &mut Evicted, why: Dropped) -> usize {
         match self.messages.pop_front() {
             Some(kept) => {
                 self.bytes -= kept.bytes;
                 kept.item.dropped.store(true, Ordering::Relaxed);
-                let id = kept.item.id.clone();
-                freed.push(kept.item);
-                (Some(id), kept.bytes)
+                evicted.messages.push((kept.item, why));
+                kept.bytes
             }
-            None => (None, 0),
+            None => 0,
         }
     }
 
@@ -696,26 +713,31 @@ impl Mailbox {
 
     /// Says what the memory budget made the mailbox drop: a log line and an `evicted` event.
     fn report_eviction(&self, evicted: Evicted) {
-        if let Some(watcher) = self.watcher.get() {
-            if !evicted.retired.is_empty() {
-                watcher.evicted(&evicted.retired);
-            }
-            if !evicted.messages.is_empty() {
-                watcher.evicted(&evicted.messages);
-            }
-        }
         if evicted.messages.is_empty() && evicted.sessions == 0 {
             return;
         }
+        let retired = evicted.ids(Dropped::Retired);
+        let messages = evicted.ids(Dropped::Evicted);
+        if let Some(watcher) = self.watcher.get() {
+            if !retired.is_empty() {
+                watcher.evicted(&retired);
+            }
+            if !messages.is_empty() {
+                watcher.evicted(&messages);
+            }
+        }
+        if messages.is_empty() && evicted.sessions == 0 {
+            return;
+        }
         tracing::info!(
-            messages = evicted.messages.len(),
+            messages = messages.len(),
             sessions = evicted.sessions,
             octets = evicted.bytes,
             "dropped the oldest from memory to stay within --max-memory"
         );
         if let Some(events) = &self.events {
             events.emit(&ServerEvent::Evicted {
-                messages: evicted.messages,
+                messages,
                 sessions: evicted.sessions,
                 octets: evicted.bytes as u64,
             });
