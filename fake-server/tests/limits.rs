@@ -122,6 +122,43 @@ async fn slow_but_complete_command_lines_are_served() {
     assert_eq!(output.matches("250 2.0.0 OK").count(), 4, "{output}");
 }
 
+/// A client that sends and never reads its replies cannot hold the session: once the
+/// socket buffers are full, the server's write waits at most the command timeout and the
+/// session ends, with the reason in its transcript. (On the real clock: a full socket is
+/// real.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_replies_is_dropped_after_the_timeout() {
+    let server = start_with(Server::builder().session_config(SessionConfig {
+        command_timeout: Duration::from_secs(2),
+        ..SessionConfig::default()
+    }))
+    .await;
+    let stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    let (_reader, mut writer) = stream.into_split();
+    // 64 MiB of pipelined NOOPs: more replies than the loopback's buffers hold, never read.
+    let started = Instant::now();
+    let sender = tokio::spawn(async move {
+        let chunk = b"NOOP\r\n".repeat(64 * 1024);
+        for _ in 0..170 {
+            if writer.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let sessions = server.wait_for_sessions(1, Duration::from_secs(60)).await;
+    let ended = started.elapsed();
+    sender.abort();
+    let transcript = sessions[0].transcript.render(false);
+    assert!(
+        transcript.contains("write timed out"),
+        "{}",
+        &transcript[transcript.len().saturating_sub(2000)..]
+    );
+    assert!(ended < Duration::from_secs(30), "ended after {ended:?}");
+}
+
 /// Item 9: message content trickled an octet at a time restarted the data timeout for
 /// ever. With the minimum data rate (default 1 KiB/s after a grace period equal to the data
 /// timeout) it is cut soon after the grace period. (On the real clock, with a 1 s data

@@ -1,6 +1,7 @@
 //! The connection driver: the only code that reads and writes a client's socket and reads the
 //! clock for a session. It feeds the sans-I/O [`Session`] and carries out its actions.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -177,8 +178,7 @@ pub async fn drive(
         while let Some(action) = session.poll_action() {
             match action {
                 Action::Send(bytes) => {
-                    // A client that stops reading cannot hold the session forever either.
-                    match tokio::time::timeout(session.timeout(), stream.write_all(&bytes)).await {
+                    match write_reply(&mut stream, &bytes, session.timeout()).await {
                         Ok(Ok(())) => {}
                         Ok(Err(error)) => session.connection_lost(elapsed(), &error.to_string()),
                         Err(_) => session.connection_lost(elapsed(), "write timed out"),
@@ -297,10 +297,11 @@ pub async fn drive(
             }
             ready = stream.ready(&mut reading) => {
                 let now = Instant::now();
+                let at = now.saturating_duration_since(started);
                 let read = ready.and_then(|()| {
                     stream.read_ready(&mut reading, |octets| {
                         deadlines.received(now, octets, transferring);
-                        session.receive(elapsed(), octets);
+                        session.receive(at, octets);
                     })
                 });
                 match read {
@@ -444,4 +445,21 @@ fn session_random(id: u64) -> String {
         text.push_str(&format!("{:016x}", hasher.finish()));
     }
     text
+}
+
+/// Writes a reply; a client that stops reading cannot hold the session forever either, so
+/// the write has the session's timeout. The timeout is only set up when the write cannot
+/// finish at once: a reply usually fits the socket's buffer, and a timeout costs a clock read
+/// and the runtime's handle on every reply (four a message in ci/bench.sh row C).
+async fn write_reply(
+    stream: &mut Connection,
+    bytes: &[u8],
+    timeout: std::time::Duration,
+) -> Result<std::io::Result<()>, tokio::time::error::Elapsed> {
+    let mut write = std::pin::pin!(stream.write_all(bytes));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(result) => Ok(result),
+        std::task::Poll::Pending => tokio::time::timeout(timeout, write).await,
+    }
 }
