@@ -92,29 +92,31 @@ pub(crate) fn all_with_info() -> &'static [(&'static Judge, &'static CheckInfo)]
 
 /// The session judges, in catalogue order, with their checks.
 pub(crate) fn session_judges() -> &'static [(SessionJudge, &'static CheckInfo)] {
-    static SESSION: OnceLock<Vec<(SessionJudge, &'static CheckInfo)>> = OnceLock::new();
-    SESSION.get_or_init(|| {
-        all_with_info()
-            .iter()
-            .filter_map(|(judge, info)| match judge.run {
-                Run::Session(run) => Some((run, *info)),
-                Run::Message(_) => None,
-            })
-            .collect()
-    })
+    &by_kind().0
 }
 
 /// The message judges, in catalogue order, with their checks.
 pub(crate) fn message_judges() -> &'static [(MessageJudge, &'static CheckInfo)] {
-    static MESSAGE: OnceLock<Vec<(MessageJudge, &'static CheckInfo)>> = OnceLock::new();
-    MESSAGE.get_or_init(|| {
-        all_with_info()
-            .iter()
-            .filter_map(|(judge, info)| match judge.run {
-                Run::Message(run) => Some((run, *info)),
-                Run::Session(_) => None,
-            })
-            .collect()
+    &by_kind().1
+}
+
+type ByKind = (
+    Vec<(SessionJudge, &'static CheckInfo)>,
+    Vec<(MessageJudge, &'static CheckInfo)>,
+);
+
+/// Every judge split by what it runs over, each list in catalogue order (split once).
+fn by_kind() -> &'static ByKind {
+    static BY_KIND: OnceLock<ByKind> = OnceLock::new();
+    BY_KIND.get_or_init(|| {
+        let mut split: ByKind = (Vec::new(), Vec::new());
+        for (judge, info) in all_with_info() {
+            match judge.run {
+                Run::Session(run) => split.0.push((run, *info)),
+                Run::Message(run) => split.1.push((run, *info)),
+            }
+        }
+        split
     })
 }
 
