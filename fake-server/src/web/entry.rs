@@ -55,9 +55,29 @@ pub const SNIPPET_CHARS: usize = 250;
 /// memory (about 200 MB at most, usually far less).
 pub const SEARCH_TEXT_OCTETS: usize = 2048;
 
+/// A parser that reads only the header fields a headline shows, and the MIME fields that
+/// find its text and attachments; every other field is skipped, not parsed (a real message
+/// carries many: Received, DKIM-Signature, X-…).
+fn headline_parser() -> &'static MessageParser {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .header_address(HeaderName::From)
+            .header_address(HeaderName::To)
+            .header_address(HeaderName::Cc)
+            .header_address(HeaderName::Bcc)
+            .header_address(HeaderName::ReplyTo)
+            .header_text(HeaderName::Subject)
+            .header_id(HeaderName::MessageId)
+            .header_date(HeaderName::Date)
+            .default_header_ignore()
+    })
+}
+
 impl Headline {
     pub fn read(raw: &[u8]) -> Headline {
-        let Some(message) = MessageParser::default().parse(raw) else {
+        let Some(message) = headline_parser().parse(raw) else {
             return Headline::default();
         };
         let contacts = |name: HeaderName<'_>| -> Vec<Contact> {
@@ -69,8 +89,11 @@ impl Headline {
         };
         let text = message
             .body_text(0)
-            .map(|t| t.into_owned())
-            .or_else(|| message.body_html(0).map(|h| strip_tags(&h)))
+            .or_else(|| {
+                message
+                    .body_html(0)
+                    .map(|h| std::borrow::Cow::Owned(strip_tags(&h)))
+            })
             .unwrap_or_default();
         let snippet = collapse_whitespace(&text, SNIPPET_CHARS);
         // Counted as the message view lists them (mime.rs), so the two always agree.
@@ -237,8 +260,9 @@ mod tests {
 
     #[test]
     fn reads_contacts_subject_and_snippet() {
-        let raw =
-            b"From: Ann <ann@example.com>\r\nTo: bob@example.org, \"C D\" <cd@example.net>\r\n\
+        // Fields a headline does not show (skipped by its parser) first.
+        let raw = b"Received: from a.example by b.example; Mon, 30 Nov 2026 10:00:00 +0000\r\n\
+X-Mailer: test\r\nFrom: Ann <ann@example.com>\r\nTo: bob@example.org, \"C D\" <cd@example.net>\r\n\
 Subject: =?UTF-8?B?5L2g5aW9?= there\r\nMessage-ID: <m1@example.com>\r\n\
 Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nHello\r\n  world  \r\n";
         let h = Headline::read(raw);
