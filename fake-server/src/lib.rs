@@ -87,6 +87,13 @@ pub mod server;
 pub mod tls;
 pub mod web;
 
+/// Locks a mutex whatever happened to its last holder: the server's shared state (the
+/// mailbox, the after-reply queue, the web sink's events) stays usable after a panic in one
+/// task, which is a bug to report, not a reason to stop serving.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub use error::{ServerError, SessionTimeout, WaitTimeout};
 pub use events::ServerEvent;
 pub use mailbox::{Attachment, ParsedMessage, SessionRecord, StoredMessage, Summary};

@@ -577,7 +577,7 @@ impl Mailbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the queues half-updated in a way that
         // matters more than losing the mailbox, so recover the data.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::lock(&self.inner)
     }
 
     /// Stores a message; returns it once it is safe to acknowledge. It is listed in
@@ -713,9 +713,6 @@ impl Mailbox {
 
     /// Says what the memory budget made the mailbox drop: a log line and an `evicted` event.
     fn report_eviction(&self, evicted: Evicted) {
-        if evicted.messages.is_empty() && evicted.sessions == 0 {
-            return;
-        }
         let retired = evicted.ids(Dropped::Retired);
         let messages = evicted.ids(Dropped::Evicted);
         if let Some(watcher) = self.watcher.get() {

@@ -30,6 +30,7 @@ use smtp_conformance::Report;
 use smtp_protocol::transcript::Transcript;
 use tokio::sync::{Notify, Semaphore};
 
+use crate::lock;
 use crate::mailbox::{Mailbox, SessionRecord, StoredMessage};
 
 /// Message content the queue may hold, in KiB, before sessions wait for it to shrink.
@@ -247,11 +248,6 @@ fn cost_for(octets: usize) -> u32 {
     u32::try_from(octets / 1024 + 1)
         .unwrap_or(u32::MAX)
         .min(PENDING_BUDGET_KIB)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A job that panicked leaves the queue and the runner's state usable: keep going.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Puts the calling thread in the idle scheduling class (Linux): it then runs only on CPU

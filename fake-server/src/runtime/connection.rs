@@ -454,7 +454,7 @@ fn session_random(id: u64) -> String {
 async fn write_reply(
     stream: &mut Connection,
     bytes: &[u8],
-    timeout: std::time::Duration,
+    timeout: Duration,
 ) -> Result<std::io::Result<()>, tokio::time::error::Elapsed> {
     let mut write = std::pin::pin!(stream.write_all(bytes));
     let first = std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await;

@@ -1030,7 +1030,7 @@ async fn release(
 
 /// This tool's own: the last releases, newest first, each with its session's transcript.
 async fn releases(State(state): Shared) -> Response {
-    let releases = state.releases.lock().unwrap_or_else(|e| e.into_inner());
+    let releases = crate::lock(&state.releases);
     json(&releases.iter().rev().collect::<Vec<_>>())
 }
 

@@ -14,6 +14,7 @@ use super::index::{Entry, Index};
 use super::mailpit::{event_frame, MessageSummary};
 use super::relay::RelayConfig;
 use super::restore;
+use crate::lock;
 use crate::mailbox::{Mailbox, MailboxWatcher, StoredMessage};
 use crate::scenario::chaos::Chaos;
 use crate::server::ScenarioSwitch;
@@ -75,7 +76,7 @@ pub struct Release {
 impl WebState {
     /// Keeps a release's record (the oldest goes beyond [`RELEASES_KEPT`]).
     pub fn keep_release(&self, release: Release) {
-        let mut releases = self.releases.lock().unwrap_or_else(|e| e.into_inner());
+        let mut releases = lock(&self.releases);
         if releases.len() == RELEASES_KEPT {
             releases.pop_front();
         }
@@ -155,11 +156,7 @@ impl WebState {
     /// [`WebState::announce`] for an event already serialised.
     fn announce_frame(&self, frame: String) {
         {
-            let mut pending = lock(&self.pending);
-            if !pending.is_empty() {
-                pending.push('\n');
-            }
-            pending.push_str(&frame);
+            append_event(&mut lock(&self.pending), &frame);
         }
         self.wake.notify_one();
     }
@@ -248,16 +245,10 @@ async fn send_events(state: Arc<WebState>) {
         // Dropped by retention or the memory budget: one `prune` for all of them, as Mailpit
         // announces its own pruning (the UI reloads its page), not a `delete` per message.
         if state.prune_due.swap(false, Ordering::Relaxed) {
-            if !frame.is_empty() {
-                frame.push('\n');
-            }
-            frame.push_str(&event_frame("prune", &()));
+            append_event(&mut frame, &event_frame("prune", &()));
         }
         if state.stats_due.swap(false, Ordering::Relaxed) {
-            if !frame.is_empty() {
-                frame.push('\n');
-            }
-            frame.push_str(&state.stats_frame());
+            append_event(&mut frame, &state.stats_frame());
         }
         if !frame.is_empty() {
             let _ = state.events.send(Arc::from(frame));
@@ -265,8 +256,12 @@ async fn send_events(state: Arc<WebState>) {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
+/// Adds an event to a gathered frame: one JSON object a line.
+fn append_event(frame: &mut String, event: &str) {
+    if !frame.is_empty() {
+        frame.push('\n');
+    }
+    frame.push_str(event);
 }
 
 /// What the mailbox told the feed while the Maildir's messages were being listed.
