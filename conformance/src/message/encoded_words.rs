@@ -692,6 +692,11 @@ fn judge_words<'a>(
     findings.outcome(looked, why)
 }
 
+/// Whether `value` holds `=?`, where an encoded-word may start.
+fn has_word_start(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'=', value).any(|at| value.get(at + 1) == Some(&b'?'))
+}
+
 /// Calls `visit` with every encoded-word of every entity's header fields, in order, and the
 /// field it is in. Says whether there was any. Nothing is gathered: a header of a million
 /// words costs no more memory than one of a few.
@@ -700,15 +705,25 @@ fn visit_words<'a>(
     visit: &mut dyn FnMut(&'a HeaderField, &Word<'a>),
 ) -> bool {
     let content: &'a [u8] = model.content();
+    // Most messages have no encoded-word at all: that is found once for all the checks.
+    let any_word_start = model.derived.any_word_start.get_or_init(|| {
+        model.entities.iter().any(|entity| {
+            entity
+                .fields
+                .iter()
+                .any(|field| content.get(field.value.clone()).is_some_and(has_word_start))
+        })
+    });
+    if !any_word_start {
+        return false;
+    }
     let mut any = false;
     for entity in &model.entities {
         for field in &entity.fields {
             let Some(value) = content.get(field.value.clone()) else {
                 continue;
             };
-            let has_word_start =
-                memchr::memchr_iter(b'=', value).any(|at| value.get(at + 1) == Some(&b'?'));
-            if !has_word_start {
+            if !has_word_start(value) {
                 continue;
             }
             let name = content.get(field.name.clone()).unwrap_or_default();
