@@ -320,7 +320,7 @@ fn cte_matches_content(model: &MessageModel<'_>) -> Outcome {
         let label = label.as_deref();
         if entity.children.is_empty() {
             if matches!(label, None | Some("7bit" | "8bit")) {
-                identity_faults(content, index, entity, label, &mut findings);
+                identity_faults(model, index, entity, label, &mut findings);
             }
             continue;
         }
@@ -997,16 +997,18 @@ fn eight_bit_subtrees(model: &MessageModel<'_>) -> Vec<bool> {
 
 /// RFC 2045 §2.7, §2.8: the faults of an unencoded leaf's body.
 fn identity_faults(
-    content: &[u8],
+    model: &MessageModel<'_>,
     index: usize,
     entity: &Entity,
     label: Option<&str>,
     findings: &mut Findings,
 ) {
+    let content = model.content();
+    let facts = model.line_facts();
     let start = entity.body.start;
     let body = content.get(entity.body.clone()).unwrap_or_default();
-    let name = part_name(index);
-    let labelled = match label {
+    let name = || part_name(index);
+    let labelled = || match label {
         Some(label) => format!("labelled {label}"),
         None => "with no Content-Transfer-Encoding (so 7bit)".to_owned(),
     };
@@ -1017,7 +1019,9 @@ fn identity_faults(
                     content,
                     start + i,
                     format!(
-                        "{name}: an 8-bit octet in content {labelled}: label it 8bit or encode it"
+                        "{}: an 8-bit octet in content {}: label it 8bit or encode it",
+                        name(),
+                        labelled()
                     ),
                 )
             });
@@ -1028,23 +1032,37 @@ fn identity_faults(
             finding_at(
                 content,
                 start + i,
-                format!("{name}: a NUL octet in unencoded content {labelled}: encode it (base64)"),
+                format!(
+                    "{}: a NUL octet in unencoded content {}: encode it (base64)",
+                    name(),
+                    labelled()
+                ),
             )
         });
     }
-    if let Some(line) = lines(content, entity.body.clone()).find(|l| l.len() > 998) {
+    // Strictly under: a body range that ends between a CR and its LF makes its last line
+    // one octet longer than the whole content's count.
+    let long_line = (facts.longest >= 998)
+        .then(|| lines(content, entity.body.clone()).find(|l| l.len() > 998))
+        .flatten();
+    if let Some(line) = long_line {
         findings.add(|| {
             Finding::in_message(
                 line.start,
                 line.text(content),
-                format!("{name}: a line of {} octets in unencoded content {labelled}: at most 998 are allowed; encode it", line.len()),
+                format!("{}: a line of {} octets in unencoded content {}: at most 998 are allowed; encode it", name(), line.len(), labelled()),
             )
         });
     }
-    if let Some(at) = bare_line_ends(content, entity.body.clone()).next() {
+    let bare = if facts.no_bare_ends_in(content, &entity.body) {
+        None
+    } else {
+        bare_line_ends(content, entity.body.clone()).next()
+    };
+    if let Some(at) = bare {
         findings.add(|| {
             finding_at(content, at,
-                format!("{name}: a bare CR or LF in unencoded content {labelled}: CR and LF must come as CRLF; encode the data (base64)"),
+                format!("{}: a bare CR or LF in unencoded content {}: CR and LF must come as CRLF; encode the data (base64)", name(), labelled()),
             )
         });
     }

@@ -188,9 +188,62 @@ pub(crate) struct Derived {
     pub(crate) root_addresses: OnceCell<Vec<(usize, Addresses)>>,
     /// Some header field's value holds `=?`, where an encoded-word may start.
     pub(crate) any_word_start: OnceCell<bool>,
+    /// The whole content's line ends and lengths, found in one pass.
+    pub(crate) line_facts: OnceCell<LineFacts>,
+}
+
+/// What one pass over the whole content finds about its lines: enough for the line checks
+/// to pass a clean message without walking its lines again (four checks did, each its own
+/// way). A check that sees a possible fault here walks the lines itself for the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineFacts {
+    /// The longest line in octets, without its CR LF (a lone CR counts, as it does for the
+    /// checks' line walk over the whole content).
+    pub(crate) longest: usize,
+    /// Some CR is not followed by LF, or some LF not preceded by CR.
+    pub(crate) bare_ends: bool,
+}
+
+impl LineFacts {
+    pub(crate) fn of(content: &[u8]) -> LineFacts {
+        let mut longest = 0;
+        let mut lone_lf = false;
+        let mut crlf = 0;
+        let mut line_start = 0;
+        for at in memchr::memchr_iter(b'\n', content) {
+            let after_cr = at > line_start && content.get(at - 1) == Some(&b'\r');
+            crlf += usize::from(after_cr);
+            lone_lf |= !after_cr;
+            longest = longest.max(at - line_start - usize::from(after_cr));
+            line_start = at + 1;
+        }
+        // Every CR is followed by LF when there are as many CRs as CR LF pairs (counted apart:
+        // memchr counts with vector instructions, a second search per line cost far more).
+        let crs = memchr::memchr_iter(b'\r', content).count();
+        LineFacts {
+            longest: longest.max(content.len() - line_start),
+            bare_ends: lone_lf || crs != crlf,
+        }
+    }
+
+    /// No CR or LF in `range` of `content` stands alone: none in the whole content, and the
+    /// range does not split a CRLF.
+    pub(crate) fn no_bare_ends_in(&self, content: &[u8], range: &Range<usize>) -> bool {
+        !self.bare_ends
+            && !(range.end > 0 && content.get(range.end - 1) == Some(&b'\r'))
+            && content.get(range.start) != Some(&b'\n')
+    }
 }
 
 impl<'a> MessageModel<'a> {
+    /// See [`LineFacts`].
+    pub(crate) fn line_facts(&self) -> LineFacts {
+        *self
+            .derived
+            .line_facts
+            .get_or_init(|| LineFacts::of(self.input.content))
+    }
+
     pub fn build(input: MessageInput<'a>) -> MessageModel<'a> {
         let content = input.content;
         let mut entities = Vec::new();
@@ -574,6 +627,37 @@ fn parts_of(multipart: &Multipart, content: &[u8], body: Range<usize>) -> Vec<Ra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_facts_measure_lines_and_find_lone_line_ends() {
+        let clean = LineFacts::of(b"ab\r\ncdef\r\n\r\ng");
+        assert_eq!(
+            clean,
+            LineFacts {
+                longest: 4,
+                bare_ends: false
+            }
+        );
+        assert!(clean.no_bare_ends_in(b"ab\r\ncdef\r\n\r\ng", &(0..14)));
+        // A range that ends between CR and LF, or starts at the LF, splits a CRLF.
+        assert!(!clean.no_bare_ends_in(b"ab\r\ncdef\r\n\r\ng", &(0..3)));
+        assert!(!clean.no_bare_ends_in(b"ab\r\ncdef\r\n\r\ng", &(3..8)));
+        // The last line has no line end.
+        assert_eq!(LineFacts::of(b"a\r\nlonger").longest, 6);
+        // Bare line ends: a lone CR is part of its line, a lone LF ends one.
+        assert_eq!(LineFacts::of(b"ab\rcd\r\n").longest, 5);
+        assert_eq!(LineFacts::of(b"abc\nd").longest, 3);
+        assert_eq!(
+            LineFacts::of(b""),
+            LineFacts {
+                longest: 0,
+                bare_ends: false
+            }
+        );
+        for lone in [&b"a\rb\r\n"[..], b"a\nb\r\n", b"\n", b"a\r", b"a\r\r\n"] {
+            assert!(LineFacts::of(lone).bare_ends, "{lone:?}");
+        }
+    }
 
     fn input(content: &[u8]) -> MessageInput<'_> {
         MessageInput {

@@ -363,11 +363,15 @@ fn field_name_fault(field: &HeaderField, content: &[u8]) -> Option<NameFault> {
 /// RFC 5322 §2.2: no CR or LF in a field body except as folding CRLF.
 fn field_body_no_bare_crlf(model: &MessageModel<'_>) -> Outcome {
     let content = model.content();
+    let facts = model.line_facts();
     let mut findings = Findings::new(5);
     let mut fields = 0;
     for (_, entity) in readable_entities(model) {
         for field in &entity.fields {
             fields += 1;
+            if facts.no_bare_ends_in(content, &field.span) {
+                continue;
+            }
             for at in bare_line_ends(content, field.span.clone()) {
                 let what = if content.get(at) == Some(&b'\r') {
                     "a CR without LF"
@@ -395,6 +399,9 @@ fn field_body_no_bare_crlf(model: &MessageModel<'_>) -> Outcome {
 /// RFC 5322 §2.1.1, §2.3: lines at most 998 octets (MUST) and 78 characters (SHOULD).
 fn line_998(model: &MessageModel<'_>) -> Outcome {
     let content = model.content();
+    if model.line_facts().longest <= 78 {
+        return Outcome::judged(!content.is_empty(), "the message is empty", Vec::new());
+    }
     let mut too_long = Findings::new(3);
     let mut long = Findings::new(2);
     let binary = binary_bodies(model);
@@ -536,9 +543,13 @@ fn body_no_bare_crlf(model: &MessageModel<'_>) -> Outcome {
     let Some(separator) = &root.separator else {
         return Outcome::not_applicable("the message has no body (no empty line after its header)");
     };
+    let body = separator.start..content.len();
+    if model.line_facts().no_bare_ends_in(content, &body) {
+        return Outcome::Pass;
+    }
     let mut findings = Findings::new(4);
     let binary = binary_bodies(model);
-    for at in bare_line_ends(content, separator.start..content.len()) {
+    for at in bare_line_ends(content, body) {
         if in_any(&binary, at) {
             continue;
         }
@@ -950,8 +961,8 @@ fn is_obsolete_control(octet: u8) -> bool {
 /// The offset of the first [`is_obsolete_control`] octet (a quick pass that vectorizes
 /// first, since nearly every field has none).
 fn find_obsolete_control(octets: &[u8]) -> Option<usize> {
-    let any = octets.iter().fold(false, |any, &b| {
-        any | ((b < 0x20) | (b == 0x7f)) & (b != b'\t') & (b != b'\r') & (b != b'\n') & (b != 0)
+    let any = any_octet(octets, |b| {
+        ((b < 0x20) | (b == 0x7f)) & (b != b'\t') & (b != b'\r') & (b != b'\n') & (b != 0)
     });
     if any {
         octets.iter().position(|&b| is_obsolete_control(b))
@@ -1900,6 +1911,18 @@ impl AddressParser<'_> {
 // ---------------------------------------------------------------------------------------
 // Scanning: lines and octets
 // ---------------------------------------------------------------------------------------
+
+/// Whether `wanted` accepts any octet of `hay`. Read in fixed-size blocks, folded without a
+/// branch: with a branch-free `wanted` the compiler turns each block into a few vector
+/// instructions (a fold over a slice of unknown length stayed octet by octet, about three
+/// instructions an octet, measured with callgrind).
+pub(crate) fn any_octet(hay: &[u8], wanted: impl Fn(u8) -> bool) -> bool {
+    let (blocks, rest) = hay.as_chunks::<32>();
+    blocks
+        .iter()
+        .any(|block| block.iter().fold(0u8, |any, &b| any | u8::from(wanted(b))) != 0)
+        || rest.iter().any(|&b| wanted(b))
+}
 
 /// The offset of the first `needle` in `hay`.
 pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
