@@ -122,6 +122,52 @@ async fn slow_but_complete_command_lines_are_served() {
     assert_eq!(output.matches("250 2.0.0 OK").count(), 4, "{output}");
 }
 
+/// A client that never ends its command line and sends as fast as it can still meets the
+/// whole-command deadline, although a session polls its input before its idle timer.
+/// (On the real clock: the flood is real.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_flooded_without_end_times_out_after_the_command_timeout() {
+    let server = start_with(Server::builder().session_config(SessionConfig {
+        command_timeout: Duration::from_secs(2),
+        ..SessionConfig::default()
+    }))
+    .await;
+    let mut stream = TcpStream::connect(server.smtp_addr())
+        .await
+        .expect("connect");
+    read_reply(&mut stream, "220").await;
+    let (mut reader, mut writer) = stream.into_split();
+    let started = Instant::now();
+    let flood = tokio::spawn(async move {
+        let chunk = [b'A'; 16 * 1024];
+        while started.elapsed() < Duration::from_secs(30) {
+            if writer.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(30), reader.read(&mut buffer)).await {
+            Ok(Ok(0) | Err(_)) => break Some(started.elapsed()),
+            Ok(Ok(n)) => output.extend_from_slice(&buffer[..n]),
+            Err(_) => break None,
+        }
+    };
+    flood.abort();
+    let output = String::from_utf8_lossy(&output);
+    let closed =
+        closed.unwrap_or_else(|| panic!("the session was still open after 30 s: {output}"));
+    assert!(
+        closed < Duration::from_secs(10),
+        "closed after {closed:?}: {output}"
+    );
+    assert!(output.ends_with(TIMEOUT_421), "{output}");
+    let sessions = server.wait_for_sessions(1, WAIT).await;
+    assert_eq!(sessions[0].close_reason, Some(CloseReason::Timeout));
+}
+
 /// A client that sends and never reads its replies cannot hold the session: once the
 /// socket buffers are full, the server's write waits at most the command timeout and the
 /// session ends, with the reason in its transcript. (On the real clock: a full socket is

@@ -265,7 +265,15 @@ pub async fn drive(
             deadlines.phase(Instant::now(), transferring);
         }
         let next_timer = timers.iter().map(|&(due, _)| due).min();
+        // Biased: the scenario's timers (usually none: a pending future), then input. When the
+        // session is woken by input (nearly every wake under load) the stage and idle branches
+        // are not polled at all; in random order about half of them were, each registering its
+        // waker again. A client that keeps the socket readable cannot starve the idle timer:
+        // tokio's cooperative budget makes readiness pending after a run of reads (test
+        // `limits::a_line_flooded_without_end_times_out_after_the_command_timeout`), and the
+        // stage is read at the top of every turn.
         tokio::select! {
+            biased;
             // A timer is due: the session runs what it was set for (a timer due during an
             // `Action::Wait` fires when the wait is over).
             () = sleep_until_or_never(next_timer) => {
@@ -276,23 +284,6 @@ pub async fn drive(
                 due.sort_unstable();
                 for (_, id) in due {
                     session.timer_fired(elapsed(), id);
-                }
-            }
-            receiver = &mut stage_change => {
-                // A closed channel means the server handle is gone: nobody can stop us any
-                // more, so stop listening for changes and keep serving.
-                stage_change = match receiver {
-                    Some(receiver) => Box::pin(next_stage(receiver)),
-                    None => Box::pin(std::future::pending()),
-                };
-            }
-            () = &mut idle => {
-                let (due, why) = deadlines.due(session.timeout());
-                if Instant::now() >= due {
-                    note_expiry(&mut session, why, elapsed());
-                    session.timed_out(elapsed());
-                } else {
-                    idle.as_mut().reset(due);
                 }
             }
             ready = stream.ready(&mut reading) => {
@@ -314,6 +305,23 @@ pub async fn drive(
                 deadlines.phase(now, session.in_transfer());
                 let (due, _) = deadlines.due(session.timeout());
                 if idle.deadline() > due {
+                    idle.as_mut().reset(due);
+                }
+            }
+            receiver = &mut stage_change => {
+                // A closed channel means the server handle is gone: nobody can stop us any
+                // more, so stop listening for changes and keep serving.
+                stage_change = match receiver {
+                    Some(receiver) => Box::pin(next_stage(receiver)),
+                    None => Box::pin(std::future::pending()),
+                };
+            }
+            () = &mut idle => {
+                let (due, why) = deadlines.due(session.timeout());
+                if Instant::now() >= due {
+                    note_expiry(&mut session, why, elapsed());
+                    session.timed_out(elapsed());
+                } else {
                     idle.as_mut().reset(due);
                 }
             }
