@@ -229,9 +229,9 @@ impl LineFacts {
     /// No CR or LF in `range` of `content` stands alone: none in the whole content, and the
     /// range does not split a CRLF.
     pub(crate) fn no_bare_ends_in(&self, content: &[u8], range: &Range<usize>) -> bool {
-        !self.bare_ends
-            && !(range.end > 0 && content.get(range.end - 1) == Some(&b'\r'))
-            && content.get(range.start) != Some(&b'\n')
+        let splits_crlf = (range.end > 0 && content.get(range.end - 1) == Some(&b'\r'))
+            || content.get(range.start) == Some(&b'\n');
+        !self.bare_ends && !splits_crlf
     }
 }
 
