@@ -58,12 +58,10 @@ async fn trickle(
     }
 }
 
-/// Item 9: the idle timer restarted on every octet, so one octet every 5 s kept a session
-/// open with a 15 s command timeout, for ever.
-#[tokio::test(start_paused = true)]
-async fn a_command_line_trickled_an_octet_every_5s_times_out_after_the_command_timeout() {
+/// A server whose sessions have this command timeout, and a client it has greeted.
+async fn greeted_with_command_timeout(command_timeout: Duration) -> (Server, TcpStream) {
     let server = start_with(Server::builder().session_config(SessionConfig {
-        command_timeout: Duration::from_secs(15),
+        command_timeout,
         ..SessionConfig::default()
     }))
     .await;
@@ -71,6 +69,14 @@ async fn a_command_line_trickled_an_octet_every_5s_times_out_after_the_command_t
         .await
         .expect("connect");
     read_reply(&mut stream, "220").await;
+    (server, stream)
+}
+
+/// Item 9: the idle timer restarted on every octet, so one octet every 5 s kept a session
+/// open with a 15 s command timeout, for ever.
+#[tokio::test(start_paused = true)]
+async fn a_command_line_trickled_an_octet_every_5s_times_out_after_the_command_timeout() {
+    let (server, mut stream) = greeted_with_command_timeout(Duration::from_secs(15)).await;
     let line = b"EHLO a-very-slow-client.example.com\r\n";
     let (output, closed) = trickle(
         &mut stream,
@@ -97,15 +103,7 @@ async fn a_command_line_trickled_an_octet_every_5s_times_out_after_the_command_t
 /// alive needs.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_but_complete_command_lines_are_served() {
-    let server = start_with(Server::builder().session_config(SessionConfig {
-        command_timeout: Duration::from_secs(3),
-        ..SessionConfig::default()
-    }))
-    .await;
-    let mut stream = TcpStream::connect(server.smtp_addr())
-        .await
-        .expect("connect");
-    read_reply(&mut stream, "220").await;
+    let (server, mut stream) = greeted_with_command_timeout(Duration::from_secs(3)).await;
     // "NOOP\r\n" at one octet every 300 ms: 1.8 s per line, 4 lines: 7.2 s in all.
     let input = b"NOOP\r\n".repeat(4);
     let (output, closed) = trickle(
@@ -127,15 +125,7 @@ async fn slow_but_complete_command_lines_are_served() {
 /// (On the real clock: the flood is real.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_flooded_without_end_times_out_after_the_command_timeout() {
-    let server = start_with(Server::builder().session_config(SessionConfig {
-        command_timeout: Duration::from_secs(2),
-        ..SessionConfig::default()
-    }))
-    .await;
-    let mut stream = TcpStream::connect(server.smtp_addr())
-        .await
-        .expect("connect");
-    read_reply(&mut stream, "220").await;
+    let (server, stream) = greeted_with_command_timeout(Duration::from_secs(2)).await;
     let (mut reader, mut writer) = stream.into_split();
     let started = Instant::now();
     let flood = tokio::spawn(async move {
