@@ -164,14 +164,7 @@ async fn a_line_flooded_without_end_times_out_after_the_command_timeout() {
 /// real.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_its_replies_is_dropped_after_the_timeout() {
-    let server = start_with(Server::builder().session_config(SessionConfig {
-        command_timeout: Duration::from_secs(2),
-        ..SessionConfig::default()
-    }))
-    .await;
-    let stream = TcpStream::connect(server.smtp_addr())
-        .await
-        .expect("connect");
+    let (server, stream) = greeted_with_command_timeout(Duration::from_secs(2)).await;
     let (_reader, mut writer) = stream.into_split();
     // 64 MiB of pipelined NOOPs: more replies than the loopback's buffers hold, never read.
     let started = Instant::now();

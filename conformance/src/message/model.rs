@@ -10,9 +10,9 @@ use std::cell::OnceCell;
 use std::ops::Range;
 
 use smtp_protocol::params::Body;
+use smtp_protocol::session::{Recipient, Transfer};
 
 use super::rfc5322::Addresses;
-use smtp_protocol::session::{Recipient, Transfer};
 
 /// Parts nested deeper than this are not split further (the checks say so).
 pub const MAX_DEPTH: usize = 64;

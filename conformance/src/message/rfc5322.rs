@@ -955,16 +955,19 @@ fn trim_wsp_end(octets: &[u8]) -> &[u8] {
 /// RFC 5322 §4.1 obs-NO-WS-CTL: control characters other than NUL (reported on its own),
 /// TAB, CR and LF (judged by the line-end checks).
 fn is_obsolete_control(octet: u8) -> bool {
-    matches!(octet, 1..=8 | 11 | 12 | 14..=31 | 127)
+    // 1..=8, 11, 12, 14..=31 and 127, without branches so that [`any_octet`] can test a
+    // block at once.
+    ((octet < 0x20) | (octet == 0x7f))
+        & (octet != b'\t')
+        & (octet != b'\r')
+        & (octet != b'\n')
+        & (octet != 0)
 }
 
 /// The offset of the first [`is_obsolete_control`] octet (a quick pass that vectorizes
 /// first, since nearly every field has none).
 fn find_obsolete_control(octets: &[u8]) -> Option<usize> {
-    let any = any_octet(octets, |b| {
-        ((b < 0x20) | (b == 0x7f)) & (b != b'\t') & (b != b'\r') & (b != b'\n') & (b != 0)
-    });
-    if any {
+    if any_octet(octets, is_obsolete_control) {
         octets.iter().position(|&b| is_obsolete_control(b))
     } else {
         None
@@ -2444,6 +2447,30 @@ a\x00b\nc\rd\r\n\
                 );
             }
             assert_eq!(super::find_high(hay), hay.iter().position(|&b| b >= 0x80));
+        }
+        // ASCII text with one marked octet anywhere (in a block, in the rest, or none), for
+        // the fast paths that read whole words or blocks.
+        for len in [0, 1, 31, 32, 33, 64, 100] {
+            for at in (0..len).map(Some).chain([None]) {
+                let mut hay = vec![b'x'; len];
+                if let Some(at) = at {
+                    hay[at] = 0xE9;
+                }
+                assert_eq!(super::find_high(&hay), at, "{len} {at:?}");
+                assert_eq!(super::any_octet(&hay, |b| b == 0xE9), at.is_some());
+                if let Some(at) = at {
+                    hay[at] = 0x0B;
+                }
+                assert_eq!(super::find_obsolete_control(&hay), at, "{len} {at:?}");
+            }
+        }
+        // The branch-free predicate is the RFC's obs-NO-WS-CTL without NUL.
+        for b in 0..=255u8 {
+            assert_eq!(
+                super::is_obsolete_control(b),
+                matches!(b, 1..=8 | 11 | 12 | 14..=31 | 127),
+                "{b}"
+            );
         }
         let content = b"a\r\nb\nc\rd\r\r\ne";
         let bare: Vec<usize> = super::bare_line_ends(content, 0..content.len()).collect();

@@ -2803,8 +2803,9 @@ fn nonempty_content(model: &SessionModel<'_>) -> Outcome {
 }
 
 /// Control characters RFC 5321 §4.1.1.4 asks to avoid: all but SP, HT, CR and LF.
+/// Written without branches, so that [`any_octet`] can test a block at once.
 fn is_control(b: u8) -> bool {
-    (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7f
+    ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
 }
 
 /// Control characters shown by name in findings.
@@ -2847,9 +2848,7 @@ fn control_chars(model: &MessageModel<'_>) -> Outcome {
         let octets = content.get(range).unwrap_or(&[]);
         // Nearly every message has none: a vectorised pass first, the octet-by-octet loop
         // only when there is one.
-        let clean = !any_octet(octets, |b| {
-            ((b < 0x20) & (b != b'\t') & (b != b'\r') & (b != b'\n')) | (b == 0x7f)
-        });
+        let clean = !any_octet(octets, is_control);
         if clean {
             continue;
         }
