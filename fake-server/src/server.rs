@@ -727,19 +727,12 @@ impl Server {
         message: &StoredMessage,
         timeout: Duration,
     ) -> Result<Arc<SessionRecord>, SessionTimeout> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(session) = self.session(message.session_id) {
-                return Ok(session);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(SessionTimeout {
-                    session: message.session_id,
-                    waited: timeout,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        poll_until(timeout, || self.session(message.session_id))
+            .await
+            .ok_or(SessionTimeout {
+                session: message.session_id,
+                waited: timeout,
+            })
     }
 
     /// The estimated memory the kept messages and session records use (see
@@ -777,20 +770,19 @@ impl Server {
         }
     }
 
-    /// Waits until `count` sessions have finished (and are recorded).
+    /// Waits until `count` sessions have finished (and are recorded); `timeout` is real
+    /// time, under a paused tokio clock too.
     pub async fn wait_for_sessions(
         &self,
         count: usize,
         timeout: Duration,
     ) -> Vec<Arc<SessionRecord>> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        poll_until(timeout, || {
             let sessions = self.mailbox.sessions();
-            if sessions.len() >= count || tokio::time::Instant::now() >= deadline {
-                return sessions;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+            (sessions.len() >= count).then_some(sessions)
+        })
+        .await
+        .unwrap_or_else(|| self.mailbox.sessions())
     }
 
     /// Stops accepting, lets open sessions finish their transaction (each gets `421` once it
@@ -848,5 +840,23 @@ impl Drop for Server {
         for task in &self.tasks {
             task.abort();
         }
+    }
+}
+
+/// Looks every 5 ms until `ready` gives a value or `timeout` has passed. The timeout is real
+/// time, not tokio's: a session is recorded by the after-reply thread, which a test's paused
+/// clock does not hold back, and on a paused clock tokio's timeout passed in an instant
+/// whenever the runtime had nothing else to do (a session waited for with
+/// `#[tokio::test(start_paused = true)]` was sometimes not there yet).
+async fn poll_until<T>(timeout: Duration, mut ready: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = ready() {
+            return Some(value);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
