@@ -268,8 +268,10 @@ pub async fn drive(
         // Biased: the scenario's timers (usually none: a pending future), then input. When the
         // session is woken by input (nearly every wake under load) the stage and idle branches
         // are not polled at all; in random order about half of them were, each registering its
-        // waker again. A client that keeps the socket readable cannot starve the idle timer:
-        // tokio's cooperative budget makes readiness pending after a run of reads (test
+        // waker again. Input first could starve the idle branch: tokio's cooperative budget
+        // makes the timer pending as well as the socket once it is spent, and the next turn
+        // starts with input again (a flood without line end was cut after 16 s instead of
+        // 2 s in CI). So the read branch enforces a deadline already passed itself (test
         // `limits::a_line_flooded_without_end_times_out_after_the_command_timeout`), and the
         // stage is read at the top of every turn.
         tokio::select! {
@@ -303,8 +305,13 @@ pub async fn drive(
                 // The timer is moved lazily (when it fires) to save a timer update per read;
                 // only an earlier deadline (DATA's shorter timeout) needs it moved now.
                 deadlines.phase(now, session.in_transfer());
-                let (due, _) = deadlines.due(session.timeout());
-                if idle.deadline() > due {
+                let (due, why) = deadlines.due(session.timeout());
+                if now >= due && !session.is_closed() {
+                    // Input that never stops would keep the idle branch from ever being
+                    // polled (see the select's comment): the deadline is enforced here too.
+                    note_expiry(&mut session, why, elapsed());
+                    session.timed_out(elapsed());
+                } else if idle.deadline() > due {
                     idle.as_mut().reset(due);
                 }
             }
