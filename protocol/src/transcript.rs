@@ -283,12 +283,7 @@ impl Transcript {
     /// CRLF, raw otherwise.
     pub fn server_bytes(&mut self, at: Duration, bytes: &[u8]) {
         match std::str::from_utf8(bytes) {
-            Ok(text)
-                if text.ends_with("\r\n")
-                    && !text[..text.len() - 2]
-                        .chars()
-                        .any(|c| c.is_control() && c != '\r' && c != '\n' && c != '\t') =>
-            {
+            Ok(text) if text.ends_with("\r\n") && !has_control(&text[..text.len() - 2]) => {
                 let mut recorded = self.recycled_text();
                 recorded.push_str(&text[..text.len() - 2]);
                 self.push(at, Event::Server { text: recorded });
@@ -385,6 +380,19 @@ impl fmt::Display for Event {
 impl fmt::Display for Transcript {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render(false))
+    }
+}
+
+/// Whether `text` holds a control character other than CR, LF and TAB (C0, DEL or C1).
+/// Replies are nearly always ASCII: they are tested octet by octet, without decoding.
+fn has_control(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes().fold(false, |found, b| {
+            found | (b < 0x20 && !matches!(b, b'\r' | b'\n' | b'\t')) | (b == 0x7f)
+        })
+    } else {
+        text.chars()
+            .any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t'))
     }
 }
 
@@ -486,6 +494,22 @@ pub fn unescape(text: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ASCII fast path of `has_control` says what the character test says, for every
+    /// octet, and C1 controls (U+0080-U+009F) still count outside ASCII.
+    #[test]
+    fn has_control_matches_the_character_test() {
+        for b in 0u8..0x80 {
+            let text = format!("250 ok{}x", b as char);
+            let by_chars = text
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\r' | '\n' | '\t'));
+            assert_eq!(has_control(&text), by_chars, "octet {b:#04x}");
+        }
+        assert!(has_control("250 caf\u{e9}\u{85}"));
+        assert!(!has_control("250 caf\u{e9} ok\r\n250 more"));
+        assert!(!has_control(""));
+    }
 
     #[test]
     fn escapes_what_is_not_printable() {
