@@ -216,21 +216,37 @@ proptest! {
     fn whole_lines_decode_like_single_octets(
         lines in prop::collection::vec(prop_oneof![
             "[a.]{0,4}\r\n", "[a.\r\n]{0,6}", "\\.[a\r]{0,3}\r\n", "\r\n",
+            "[a\u{0}é]{0,3}\r\n",
         ], 0..12),
+        max_size in prop_oneof![Just(0u64), 1u64..40],
     ) {
-        // The decoder takes plain lines whole (its fast path) but never sees one when fed an
-        // octet at a time: both must agree on the content, the report and the end.
+        // The decoder takes runs of plain lines whole (its fast path) but never sees one when
+        // fed an octet at a time: both must agree on the report and the end, and on the
+        // content when it is within the size limit (0: none). Past the limit each keeps what
+        // it had taken whole before it: a prefix of the content, at most the limit.
         let mut input = lines.concat().into_bytes();
         input.extend_from_slice(b"\r\n.\r\n");
-        let mut whole = DataDecoder::new(0, 5);
+        let mut whole = DataDecoder::new(max_size, 5);
         let consumed = whole.feed(&input);
-        let mut single = DataDecoder::new(0, 5);
+        let mut single = DataDecoder::new(max_size, 5);
         let mut consumed_single = 0;
         while !single.is_done() && consumed_single < input.len() {
             consumed_single += single.feed(&input[consumed_single..=consumed_single]);
         }
+        let mut unlimited = DataDecoder::new(0, 5);
+        unlimited.feed(&input);
         prop_assert_eq!(consumed, consumed_single);
-        prop_assert_eq!(whole.finish(), single.finish());
+        let oversized = whole.is_oversized();
+        prop_assert_eq!(oversized, single.is_oversized());
+        let ((content, report), (content_single, report_single)) = (whole.finish(), single.finish());
+        prop_assert_eq!(&report, &report_single);
+        let (full, _) = unlimited.finish();
+        if oversized {
+            prop_assert!(content.len() as u64 <= max_size && full.starts_with(&content));
+        } else {
+            prop_assert_eq!(&content, &content_single);
+            prop_assert_eq!(&content, &full);
+        }
     }
 
     #[test]
