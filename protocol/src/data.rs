@@ -201,6 +201,14 @@ pub struct DataDecoder {
     stats: LineStats,
     content: Vec<u8>,
     max_size: u64,
+    /// This message has a bare CR inside a line: its plain lines are found by looking at
+    /// every CR and LF, for the search by LF alone would pass such a line each time and
+    /// search on (a bare CR in every line would make the work grow with the square of the
+    /// message's size).
+    bare_cr_inside: bool,
+    /// Octets the plain-line searches looked at, for the test that they stay linear.
+    #[cfg(test)]
+    searched: usize,
 }
 
 impl DataDecoder {
@@ -217,6 +225,9 @@ impl DataDecoder {
             stats: LineStats::new(text_line_limit),
             content: Vec::new(),
             max_size: 0,
+            bare_cr_inside: false,
+            #[cfg(test)]
+            searched: 0,
         };
         decoder.restart(max_size, text_line_limit, expected);
         decoder
@@ -236,6 +247,7 @@ impl DataDecoder {
         self.state = State::LineStart;
         self.stats = LineStats::new(text_line_limit);
         self.max_size = max_size;
+        self.bare_cr_inside = false;
         self.content.clear();
         self.content.reserve(capacity);
     }
@@ -330,14 +342,24 @@ impl DataDecoder {
         let octets = self.stats.report.octets;
         let room = (octets <= self.max_size).then(|| self.max_size - octets);
         let limit = self.stats.text_line_limit;
-        let run = PlainRun::by_lf(rest, room, limit);
-        // A run of n plain lines holds exactly n CRs; one more is a bare CR inside a line:
-        // then the lines before it, found by looking at every CR too.
-        let run = if count_cr(&rest[..run.end]) == run.lines {
-            run
-        } else {
-            PlainRun::by_cr_and_lf(rest, room, limit)
-        };
+        let mut run = PlainRun::default();
+        if !self.bare_cr_inside {
+            run = PlainRun::by_lf(rest, room, limit);
+            // A run of n plain lines holds exactly n CRs; one more is a bare CR inside a
+            // line: then the lines before it, found by looking at every CR too.
+            self.bare_cr_inside = count_cr(&rest[..run.end]) != run.lines;
+            #[cfg(test)]
+            {
+                self.searched += run.searched + run.end;
+            }
+        }
+        if self.bare_cr_inside {
+            run = PlainRun::by_cr_and_lf(rest, room, limit);
+            #[cfg(test)]
+            {
+                self.searched += run.searched;
+            }
+        }
         if run.end > 0 {
             let bytes = &rest[..run.end];
             let report = &mut self.stats.report;
@@ -437,6 +459,9 @@ struct PlainRun {
     /// The longest line's text, and how many are over the text line limit.
     longest: u64,
     long: u64,
+    /// Up to where the search looked (for the tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    searched: usize,
 }
 
 impl PlainRun {
@@ -458,11 +483,15 @@ impl PlainRun {
 
     /// Assumes no bare CR: each LF must follow a CR.
     fn by_lf(rest: &[u8], room: Option<u64>, limit: u64) -> PlainRun {
-        let mut run = PlainRun::default();
+        let mut run = PlainRun {
+            searched: rest.len(),
+            ..PlainRun::default()
+        };
         for lf in memchr::memchr_iter(b'\n', rest) {
             // A LF first in its line is bare: `rest[lf]` is then no CR, and the line ends.
             let cr = lf.saturating_sub(1).max(run.end);
             if !run.take(rest, cr, room, limit) {
+                run.searched = lf + 1;
                 break;
             }
         }
@@ -470,10 +499,14 @@ impl PlainRun {
     }
 
     fn by_cr_and_lf(rest: &[u8], room: Option<u64>, limit: u64) -> PlainRun {
-        let mut run = PlainRun::default();
+        let mut run = PlainRun {
+            searched: rest.len(),
+            ..PlainRun::default()
+        };
         let mut line_ends = memchr::memchr2_iter(b'\r', b'\n', rest);
         while let Some(at) = line_ends.next() {
             if !run.take(rest, at, room, limit) {
+                run.searched = at + 1;
                 break;
             }
             // The LF after this CR is the next match.
@@ -624,6 +657,27 @@ mod tests {
             assert_eq!(content, b"aaa\r\nbbb\r\n");
             assert_eq!(report.octets, 20);
         }
+    }
+
+    /// A bare CR in every line does not make the plain-line search go over the rest of the
+    /// input again for each line: the octets searched stay a small multiple of the input.
+    #[test]
+    fn bare_crs_in_every_line_keep_the_search_linear() {
+        let mut input = b"plain\r\n".repeat(100);
+        input.extend(b"a\rb\r\n".repeat(20_000));
+        input.extend_from_slice(b".\r\n");
+        let mut decoder = DataDecoder::new(0, 1000);
+        assert_eq!(decoder.feed(&input), input.len());
+        assert!(decoder.is_done());
+        assert!(
+            decoder.searched <= 3 * input.len(),
+            "{} octets searched for {}",
+            decoder.searched,
+            input.len()
+        );
+        let (content, report) = decoder.finish();
+        assert_eq!(report.bare_cr, 20_000);
+        assert_eq!(content.len(), input.len() - 3);
     }
 
     /// A restarted decoder decodes the next message from scratch in the buffer it kept; the
