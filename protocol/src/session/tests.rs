@@ -1042,3 +1042,23 @@ fn the_policy_sees_the_envelope_at_the_end_of_data() {
     assert_eq!(replies.last(), Some(&"250 2.1.0 Sender <a@b.c> OK"));
     assert!(outcome.stored.is_empty());
 }
+
+/// Every `{queue-id}` in a step's text is filled in, replies and raw octets alike; text
+/// without one is kept as it is.
+#[test]
+fn queue_ids_are_filled_in() {
+    assert_eq!(
+        fill_queue_id(b"{queue-id} and {queue-id}{queue-id}.", "Q1").as_deref(),
+        Some(&b"Q1 and Q1Q1."[..])
+    );
+    assert_eq!(fill_queue_id(b"{queue-i} {queue-ID}", "Q1"), None);
+    let reply = Reply::new(250, None, "OK queued as {queue-id}");
+    match with_queue_id(Step::Reply(reply), "ABC") {
+        Step::Reply(reply) => assert_eq!(reply.lines, ["OK queued as ABC"]),
+        other => panic!("{other:?}"),
+    }
+    match with_queue_id(Step::ReplyOctets(b"250 {queue-id}\r\n".to_vec()), "ABC") {
+        Step::ReplyOctets(bytes) => assert_eq!(bytes, b"250 ABC\r\n"),
+        other => panic!("{other:?}"),
+    }
+}
