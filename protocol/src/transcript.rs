@@ -4,14 +4,18 @@
 
 use std::collections::VecDeque;
 use std::fmt::{self, Write as _};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::data::ContentReport;
 
+mod cold;
 mod redact;
 pub use redact::{fingerprint, Redaction};
+
+use cold::ColdTail;
 
 /// A transcript keeps its first [`HEAD_ENTRIES`] entries and its last [`TAIL_ENTRIES`];
 /// what falls between is counted, not kept. A session's opening (greeting, EHLO, TLS, AUTH)
@@ -20,6 +24,10 @@ pub use redact::{fingerprint, Redaction};
 pub const HEAD_ENTRIES: usize = 1000;
 /// See [`HEAD_ENTRIES`].
 pub const TAIL_ENTRIES: usize = 1000;
+/// The newest entries of the tail, kept as they are; older ones are kept encoded (see
+/// `cold.rs`): about three messages' worth, so that the entries a session still changes
+/// (the last content's report) and the text buffers it reuses are at hand.
+const HOT_ENTRIES: usize = 32;
 
 /// Longest client line kept verbatim; longer lines keep their start and their length.
 pub const MAX_LINE_SHOWN: usize = 1024;
@@ -27,12 +35,38 @@ pub const MAX_LINE_SHOWN: usize = 1024;
 /// What follows the kept start of an over-long client line: `... (N octets)`.
 pub const TRUNCATION_MARK: &str = "... (";
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(from = "TranscriptRepr", into = "TranscriptRepr")]
 pub struct Transcript {
     head: Vec<Entry>,
+    /// The tail's older entries, encoded; `tail` holds the newest.
+    cold: ColdTail,
     tail: VecDeque<Entry>,
     omitted: u64,
+    /// `cold` decoded, once someone reads the entries; cleared by every push.
+    decoded: OnceLock<Vec<Entry>>,
+    /// The text buffer of the last entry encoded, for the next line to reuse.
+    spare: Option<String>,
+}
+
+impl PartialEq for Transcript {
+    fn eq(&self, other: &Transcript) -> bool {
+        self.omitted == other.omitted
+            && self.omitted_at() == other.omitted_at()
+            && self.entries().eq(other.entries())
+    }
+}
+
+impl Eq for Transcript {}
+
+impl fmt::Debug for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transcript")
+            .field("entries", &self.entries().collect::<Vec<_>>())
+            .field("omitted", &self.omitted)
+            .field("omitted_at", &self.omitted_at())
+            .finish()
+    }
 }
 
 /// The serialised form: all entries kept, and where and how many were left out.
@@ -49,7 +83,9 @@ struct TranscriptRepr {
 impl From<Transcript> for TranscriptRepr {
     fn from(t: Transcript) -> TranscriptRepr {
         let omitted_at = (t.omitted > 0).then_some(t.head.len());
+        let cold = t.cold.decode();
         let mut entries = t.head;
+        entries.extend(cold);
         entries.extend(t.tail);
         TranscriptRepr {
             entries,
@@ -67,6 +103,7 @@ impl From<TranscriptRepr> for Transcript {
             head: r.entries,
             tail: tail.into(),
             omitted: r.omitted,
+            ..Transcript::default()
         }
     }
 }
@@ -204,16 +241,33 @@ impl Transcript {
             self.head.push(entry);
             return;
         }
-        if self.tail.len() >= TAIL_ENTRIES {
-            self.tail.pop_front();
+        if self.cold.len() + self.tail.len() >= TAIL_ENTRIES {
+            if self.cold.is_empty() {
+                self.tail.pop_front();
+            } else {
+                self.cold.pop_front();
+            }
             self.omitted += 1;
         }
+        if self.tail.len() >= HOT_ENTRIES {
+            if let Some(mut oldest) = self.tail.pop_front() {
+                self.cold.push(&oldest);
+                if let Event::Client { line: text, .. } | Event::Server { text } = &mut oldest.event
+                {
+                    self.spare = Some(std::mem::take(text));
+                }
+            }
+        }
         self.tail.push_back(entry);
+        self.decoded.take();
     }
 
-    /// The entries kept, in order (see [`HEAD_ENTRIES`]).
+    /// The entries kept, in order (see [`HEAD_ENTRIES`]). The tail's older entries are
+    /// decoded when the iteration reaches them, once until the next push.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> {
-        self.head.iter().chain(self.tail.iter())
+        let cold = std::iter::once_with(|| self.decoded.get_or_init(|| self.cold.decode()).iter())
+            .flatten();
+        self.head.iter().chain(cold).chain(self.tail.iter())
     }
 
     /// Entries left out between the head and the tail.
@@ -264,19 +318,13 @@ impl Transcript {
         }
     }
 
-    /// An empty string for the next line, reusing the buffer of the tail entry the next push
-    /// will drop. Long sessions record lines at a steady rate once the tail is full; reusing
+    /// An empty string for the next line, reusing the buffer of the last entry the tail
+    /// encoded. Long sessions record lines at a steady rate once the tail is full; reusing
     /// the buffer saves an allocation and a free per line.
     fn recycled_text(&mut self) -> String {
-        let full = self.head.len() >= HEAD_ENTRIES && self.tail.len() >= TAIL_ENTRIES;
-        if let (true, Some(oldest)) = (full, self.tail.front_mut()) {
-            if let Event::Client { line: text, .. } | Event::Server { text } = &mut oldest.event {
-                let mut buffer = std::mem::take(text);
-                buffer.clear();
-                return buffer;
-            }
-        }
-        String::new()
+        let mut buffer = self.spare.take().unwrap_or_default();
+        buffer.clear();
+        buffer
     }
 
     /// Records octets the server wrote: as reply lines when they are printable text ending in
@@ -586,6 +634,122 @@ mod tests {
         let json = serde_json::to_string(&t).expect("json");
         let back: Transcript = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, t);
+    }
+
+    /// Every kind of event survives the tail's encoding: a long session of all of them reads
+    /// back as its first and last entries, before and after a push, through serde, and a BDAT
+    /// report attached to the newest content lands on it.
+    #[test]
+    fn a_long_session_of_every_event_reads_back_as_recorded() {
+        let report = ContentReport {
+            octets: 12,
+            bare_lf: 1,
+            eight_bit: true,
+            lookalikes: vec![crate::data::LookalikeAt {
+                kind: crate::data::Lookalike::CrDotLf,
+                offset: 9,
+            }],
+            ..ContentReport::default()
+        };
+        let mut t = Transcript::new();
+        let mut pushed: Vec<Entry> = Vec::new();
+        for i in 0..(HEAD_ENTRIES + TAIL_ENTRIES) * 2 + 7 {
+            let at = Duration::from_micros(i as u64);
+            let event = match i % 9 {
+                0 => Event::Client {
+                    line: format!("MAIL FROM:<a{i}@example.com>"),
+                    meta: LineMeta {
+                        pipelined: i % 2 == 0,
+                        bare_lf: i % 3 == 0,
+                        octets: (i % 4 == 0).then_some(i as u64),
+                    },
+                },
+                1 => Event::Server {
+                    text: format!("250 ok {i} é"),
+                },
+                2 => Event::ServerRaw {
+                    bytes: format!("\\x00raw {i}"),
+                },
+                3 => Event::Content {
+                    octets: i as u64,
+                    summary: format!("{i} octets of content"),
+                    pipelined: i % 2 == 1,
+                    report: (i % 4 == 3).then(|| Box::new(report.clone())),
+                },
+                4 => Event::Stored {
+                    id: format!("Q{i}"),
+                },
+                5 => Event::Note {
+                    check: (i % 2 == 0).then(|| "C-5321-X".to_owned()),
+                    text: format!("note {i}"),
+                },
+                6 => Event::Connected {
+                    peer: "127.0.0.1:1".to_owned(),
+                    local: "127.0.0.1:2".to_owned(),
+                    listener: Some("smtp".to_owned()),
+                },
+                7 => Event::TlsEstablished {
+                    version: "TLSv1.3".to_owned(),
+                    cipher: "X".to_owned(),
+                    sni: None,
+                },
+                _ => Event::Closed {
+                    reason: CloseReason::Timeout,
+                },
+            };
+            t.push(at, event.clone());
+            pushed.push(Entry {
+                at_us: i as u64,
+                event,
+            });
+        }
+        let expected = |pushed: &[Entry]| -> Vec<Entry> {
+            let mut kept = pushed[..HEAD_ENTRIES].to_vec();
+            kept.extend_from_slice(&pushed[pushed.len() - TAIL_ENTRIES..]);
+            kept
+        };
+        let entries: Vec<Entry> = t.entries().cloned().collect();
+        assert_eq!(entries, expected(&pushed));
+        assert_eq!(
+            t.omitted(),
+            (pushed.len() - HEAD_ENTRIES - TAIL_ENTRIES) as u64
+        );
+        // Read, then pushed to: the decoded entries are not served stale.
+        let content = Event::Content {
+            octets: 3,
+            summary: "3 octets".to_owned(),
+            pipelined: false,
+            report: None,
+        };
+        t.push(Duration::from_micros(1), content.clone());
+        t.attach_report(&report);
+        let Event::Content {
+            octets,
+            summary,
+            pipelined,
+            ..
+        } = content
+        else {
+            unreachable!()
+        };
+        pushed.push(Entry {
+            at_us: 1,
+            event: Event::Content {
+                octets,
+                summary,
+                pipelined,
+                report: Some(Box::new(report.clone())),
+            },
+        });
+        let entries: Vec<Entry> = t.entries().cloned().collect();
+        assert_eq!(entries, expected(&pushed));
+        let json = serde_json::to_string(&t).expect("json");
+        let back: Transcript = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, t);
+        assert_eq!(
+            back.entries().cloned().collect::<Vec<_>>(),
+            expected(&pushed)
+        );
     }
 
     #[test]
