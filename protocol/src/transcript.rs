@@ -262,6 +262,20 @@ impl Transcript {
         self.decoded.take();
     }
 
+    /// Ends the recording: the tail's encoded entries are decoded into it, so that a finished
+    /// transcript (kept, judged, shown, measured) holds each entry once, as a value.
+    pub fn settle(&mut self) {
+        if self.cold.is_empty() {
+            return;
+        }
+        let decoded = self.decoded.take().unwrap_or_else(|| self.cold.decode());
+        let mut tail = VecDeque::from(decoded);
+        tail.append(&mut self.tail);
+        self.tail = tail;
+        self.cold = ColdTail::default();
+        self.spare = None;
+    }
+
     /// The entries kept, in order (see [`HEAD_ENTRIES`]). The tail's older entries are
     /// decoded when the iteration reaches them, once until the next push.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &Entry> {
@@ -748,6 +762,23 @@ mod tests {
         assert_eq!(back, t);
         assert_eq!(
             back.entries().cloned().collect::<Vec<_>>(),
+            expected(&pushed)
+        );
+        // Settled, it holds the same entries as values, and records on as before.
+        let mut settled = t.clone();
+        settled.settle();
+        assert!(settled.cold.is_empty());
+        assert_eq!(settled, t);
+        let closed = Event::Closed {
+            reason: CloseReason::Quit,
+        };
+        settled.push(Duration::from_micros(2), closed.clone());
+        pushed.push(Entry {
+            at_us: 2,
+            event: closed,
+        });
+        assert_eq!(
+            settled.entries().cloned().collect::<Vec<_>>(),
             expected(&pushed)
         );
     }

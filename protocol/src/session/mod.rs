@@ -568,7 +568,9 @@ impl<P: Policy> Session<P> {
     }
 
     pub fn into_transcript(self) -> Transcript {
-        self.transcript
+        let mut transcript = self.transcript;
+        transcript.settle();
+        transcript
     }
 
     /// Messages accepted (stored and acknowledged) on this connection.
