@@ -39,16 +39,6 @@ enum Step<'a> {
     Advance(u16),
 }
 
-const CLOSE_REASONS: [CloseReason; 7] = [
-    CloseReason::Quit,
-    CloseReason::PeerClosed,
-    CloseReason::Timeout,
-    CloseReason::Shutdown,
-    CloseReason::TooManyConnections,
-    CloseReason::Policy,
-    CloseReason::Error,
-];
-
 fuzz_target!(|steps: Vec<Step<'_>>| {
     let mut t = Transcript::new();
     let mut at = Duration::ZERO;
@@ -124,7 +114,7 @@ fuzz_target!(|steps: Vec<Step<'_>>| {
             Step::Closed(reason) => t.push(
                 at,
                 Event::Closed {
-                    reason: CLOSE_REASONS[usize::from(reason) % CLOSE_REASONS.len()],
+                    reason: CloseReason::ALL[usize::from(reason) % CloseReason::ALL.len()],
                 },
             ),
             Step::Advance(ms) => at += Duration::from_millis(ms.into()),

@@ -29,6 +29,18 @@ pub enum Lookalike {
 }
 
 impl Lookalike {
+    /// Every look-alike.
+    pub const ALL: [Lookalike; 8] = [
+        Lookalike::LfDotLf,
+        Lookalike::LfDotCrLf,
+        Lookalike::CrLfDotLf,
+        Lookalike::CrDotCrLf,
+        Lookalike::CrDotLf,
+        Lookalike::CrDotCr,
+        Lookalike::CrLfDotCr,
+        Lookalike::LfDotCr,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Lookalike::LfDotLf => "<LF>.<LF>",

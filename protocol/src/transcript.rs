@@ -163,6 +163,19 @@ pub enum CloseReason {
     Error,
 }
 
+impl CloseReason {
+    /// Every reason.
+    pub const ALL: [CloseReason; 7] = [
+        CloseReason::Quit,
+        CloseReason::PeerClosed,
+        CloseReason::Timeout,
+        CloseReason::Shutdown,
+        CloseReason::TooManyConnections,
+        CloseReason::Policy,
+        CloseReason::Error,
+    ];
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Event {

@@ -145,7 +145,7 @@ fn encode(out: &mut Vec<u8>, entry: &Entry) {
                     let count = u32::try_from(report.lookalikes.len()).unwrap_or(u32::MAX);
                     out.extend_from_slice(&count.to_le_bytes());
                     for at in report.lookalikes.iter().take(count as usize) {
-                        out.push(lookalike_code(at.kind));
+                        out.push(code_of(&Lookalike::ALL, &at.kind));
                         put_u64(out, at.offset);
                     }
                 }
@@ -193,7 +193,7 @@ fn encode(out: &mut Vec<u8>, entry: &Entry) {
         Event::Closed { reason } => {
             out.push(CLOSED);
             put_u64(out, entry.at_us);
-            out.push(close_code(*reason));
+            out.push(code_of(&CloseReason::ALL, reason));
         }
     }
 }
@@ -291,7 +291,7 @@ impl Reader<'_> {
                 sni: self.opt_string()?,
             },
             CLOSED => Event::Closed {
-                reason: close_reason(self.u8()?)?,
+                reason: value_of(&CloseReason::ALL, self.u8()?)?,
             },
             _ => return None,
         };
@@ -313,7 +313,7 @@ impl Reader<'_> {
         report.eight_bit = flags & 1 != 0;
         report.nul = flags & 2 != 0;
         for _ in 0..self.u32()? {
-            let kind = lookalike(self.u8()?)?;
+            let kind = value_of(&Lookalike::ALL, self.u8()?)?;
             let offset = self.u64()?;
             report.lookalikes.push(LookalikeAt { kind, offset });
         }
@@ -321,49 +321,17 @@ impl Reader<'_> {
     }
 }
 
-const LOOKALIKES: [Lookalike; 8] = [
-    Lookalike::LfDotLf,
-    Lookalike::LfDotCrLf,
-    Lookalike::CrLfDotLf,
-    Lookalike::CrDotCrLf,
-    Lookalike::CrDotLf,
-    Lookalike::CrDotCr,
-    Lookalike::CrLfDotCr,
-    Lookalike::LfDotCr,
-];
-
-fn lookalike_code(kind: Lookalike) -> u8 {
-    LOOKALIKES
-        .iter()
-        .position(|&k| k == kind)
+/// A value's position in its type's list of every value, as an octet.
+fn code_of<T: PartialEq>(all: &[T], value: &T) -> u8 {
+    all.iter()
+        .position(|v| v == value)
         .and_then(|i| u8::try_from(i).ok())
         .unwrap_or(u8::MAX)
 }
 
-fn lookalike(code: u8) -> Option<Lookalike> {
-    LOOKALIKES.get(usize::from(code)).copied()
-}
-
-const CLOSE_REASONS: [CloseReason; 7] = [
-    CloseReason::Quit,
-    CloseReason::PeerClosed,
-    CloseReason::Timeout,
-    CloseReason::Shutdown,
-    CloseReason::TooManyConnections,
-    CloseReason::Policy,
-    CloseReason::Error,
-];
-
-fn close_code(reason: CloseReason) -> u8 {
-    CLOSE_REASONS
-        .iter()
-        .position(|&r| r == reason)
-        .and_then(|i| u8::try_from(i).ok())
-        .unwrap_or(u8::MAX)
-}
-
-fn close_reason(code: u8) -> Option<CloseReason> {
-    CLOSE_REASONS.get(usize::from(code)).copied()
+/// The value at an octet's position in its type's list of every value.
+fn value_of<T: Copy>(all: &[T], code: u8) -> Option<T> {
+    all.get(usize::from(code)).copied()
 }
 
 #[cfg(test)]
@@ -396,7 +364,7 @@ mod tests {
                 lookalikes: lookalikes
                     .into_iter()
                     .map(|(k, offset)| LookalikeAt {
-                        kind: LOOKALIKES[k],
+                        kind: Lookalike::ALL[k],
                         offset,
                     })
                     .collect(),
@@ -447,7 +415,7 @@ mod tests {
                 }
             }),
             (0usize..7).prop_map(|r| Event::Closed {
-                reason: CLOSE_REASONS[r],
+                reason: CloseReason::ALL[r],
             }),
         ]
     }
@@ -473,6 +441,41 @@ mod tests {
             let kept = &entries[dropped.min(entries.len())..];
             prop_assert_eq!(cold.len(), kept.len());
             prop_assert_eq!(cold.decode(), kept.to_vec());
+        }
+    }
+
+    /// The lists the encoding numbers values by hold every value, once, in a fixed order (a
+    /// new variant stops this from compiling until it is listed).
+    #[test]
+    fn every_close_reason_and_lookalike_has_a_code() {
+        let reason_index = |r: CloseReason| match r {
+            CloseReason::Quit => 0,
+            CloseReason::PeerClosed => 1,
+            CloseReason::Timeout => 2,
+            CloseReason::Shutdown => 3,
+            CloseReason::TooManyConnections => 4,
+            CloseReason::Policy => 5,
+            CloseReason::Error => 6,
+        };
+        for (i, reason) in CloseReason::ALL.iter().enumerate() {
+            assert_eq!(reason_index(*reason), i);
+            assert_eq!(
+                value_of(&CloseReason::ALL, code_of(&CloseReason::ALL, reason)),
+                Some(*reason)
+            );
+        }
+        let lookalike_index = |k: Lookalike| match k {
+            Lookalike::LfDotLf => 0,
+            Lookalike::LfDotCrLf => 1,
+            Lookalike::CrLfDotLf => 2,
+            Lookalike::CrDotCrLf => 3,
+            Lookalike::CrDotLf => 4,
+            Lookalike::CrDotCr => 5,
+            Lookalike::CrLfDotCr => 6,
+            Lookalike::LfDotCr => 7,
+        };
+        for (i, kind) in Lookalike::ALL.iter().enumerate() {
+            assert_eq!(lookalike_index(*kind), i);
         }
     }
 
