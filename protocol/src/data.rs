@@ -477,8 +477,8 @@ struct PlainRun {
 }
 
 impl PlainRun {
-    /// Adds the line from `self.end` whose CR is at `cr`, if it is plain (`rest[cr]` is
-    /// known to be a CR or LF) and within `room`.
+    /// Adds the line from `self.end` to the CR expected at `cr` (followed by its LF), if the
+    /// line is plain and within `room`.
     fn take(&mut self, rest: &[u8], cr: usize, room: Option<u64>, limit: u64) -> bool {
         let plain = rest[self.end] != b'.' && rest[cr] == b'\r' && rest.get(cr + 1) == Some(&b'\n');
         let crosses_limit = room.is_some_and(|room| self.end > 0 && (cr + 2) as u64 > room);

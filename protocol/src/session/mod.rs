@@ -150,9 +150,11 @@ fn with_queue_id(step: Step, id: &str) -> Step {
     match step {
         Step::Reply(mut reply) => {
             for line in &mut reply.lines {
-                if let Some(filled) = fill_queue_id(line.as_bytes(), id) {
-                    // Only the placeholder, all ASCII, was replaced in a String's octets.
-                    *line = String::from_utf8(filled).unwrap_or_default();
+                // Only the ASCII placeholder is replaced, so the line stays UTF-8.
+                if let Some(filled) =
+                    fill_queue_id(line.as_bytes(), id).and_then(|f| String::from_utf8(f).ok())
+                {
+                    *line = filled;
                 }
             }
             Step::Reply(reply)

@@ -63,11 +63,14 @@ impl ColdTail {
             bytes: self.bytes.get(self.start..).unwrap_or(&[]),
         };
         for _ in 0..self.lens.len() {
-            // Only this module writes the buffer: a failure would be a defect here, and the
-            // entries decoded so far are still returned.
+            // Only this module writes the buffer: a failure would be a defect here (the tests
+            // stop on it), and in a release build the entries decoded so far are returned.
             match reader.entry() {
                 Some(entry) => entries.push(entry),
-                None => break,
+                None => {
+                    debug_assert!(false, "undecodable transcript entry");
+                    break;
+                }
             }
         }
         entries
