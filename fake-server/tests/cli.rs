@@ -25,7 +25,9 @@ fn fake_smtp(args: &[&str]) -> Spawned {
 /// [`fake_smtp`]'s command with `env` set, and no other `FAKE_SMTP_*` variable from the
 /// environment the tests run in (every option can be set that way).
 fn fake_smtp_with_env(args: &[&str], env: &[(&str, &str)]) -> Spawned {
-    let data_dir = std::env::temp_dir().join(format!("fake-smtp-cli-ca-{}", std::process::id()));
+    // Under target/ (Cargo's scratch folder for integration tests), shared by every run: a
+    // folder per process in the system's temp folder was left behind by each run.
+    let data_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-data-dir");
     let mut command = Command::new(env!("CARGO_BIN_EXE_fake-smtp"));
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("FAKE_SMTP_") {
