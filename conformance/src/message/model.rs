@@ -190,6 +190,9 @@ pub(crate) struct Derived {
     pub(crate) any_word_start: OnceCell<bool>,
     /// The whole content's line ends and lengths, found in one pass.
     pub(crate) line_facts: OnceCell<LineFacts>,
+    /// Per entity, whether it lies inside an encoded `message/*` part (see
+    /// `rfc5322::readable_entities`): asked by some twenty checks a message.
+    pub(crate) hidden_entities: OnceCell<Vec<bool>>,
 }
 
 /// What one pass over the whole content finds about its lines: enough for the line checks

@@ -262,7 +262,7 @@ fn field_max_counts(model: &MessageModel<'_>) -> Outcome {
     let content = model.content();
     let mut findings = Findings::new(6);
     for name in AT_MOST_ONCE {
-        for extra in root_fields(model, name).into_iter().skip(1) {
+        for extra in model.root().fields_named(content, name).skip(1) {
             findings.add(|| {
                 field_finding(
                     content,
@@ -798,6 +798,19 @@ pub(crate) fn readable_entities<'m>(
     model: &'m MessageModel<'_>,
 ) -> impl Iterator<Item = (usize, &'m Entity)> {
     let entities = &model.entities;
+    let hidden = model
+        .derived
+        .hidden_entities
+        .get_or_init(|| hidden_entities(entities));
+    entities
+        .iter()
+        .enumerate()
+        .filter(move |(index, _)| !hidden.get(*index).copied().unwrap_or(false))
+}
+
+/// For [`readable_entities`]: which entities lie inside a base64 or quoted-printable
+/// `message/*` part (parents come before their children, so one pass marks them all).
+fn hidden_entities(entities: &[Entity]) -> Vec<bool> {
     let mut hidden = vec![false; entities.len()];
     for (index, entity) in entities.iter().enumerate() {
         let Some((parent_index, parent)) = entity
@@ -819,10 +832,7 @@ pub(crate) fn readable_entities<'m>(
             *flag = encoded || inside;
         }
     }
-    entities
-        .iter()
-        .enumerate()
-        .filter(move |(index, _)| !hidden.get(*index).copied().unwrap_or(false))
+    hidden
 }
 
 /// The shape of an address field's value, if `field` is one.
