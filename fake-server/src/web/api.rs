@@ -1037,8 +1037,16 @@ async fn releases(State(state): Shared) -> Response {
 /// `/api/events`: Mailpit's WebSocket of `new`, `update`, `delete`, `truncate`, `prune`
 /// and `stats` events, one JSON object per frame.
 async fn events(State(state): Shared, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| stream_events(state, socket))
+    // Subscribers send nothing but pings and a close: tungstenite's default 128 KiB read
+    // buffer was zeroed on every wake of the task (each frame sent), for nothing.
+    upgrade
+        .read_buffer_size(EVENTS_READ_BUFFER)
+        .on_upgrade(move |socket| stream_events(state, socket))
 }
+
+/// The events WebSocket's read buffer, in octets (a larger client frame still arrives, in
+/// several reads).
+const EVENTS_READ_BUFFER: usize = 4096;
 
 async fn stream_events(state: Arc<WebState>, mut socket: WebSocket) {
     let mut rx = state.events.subscribe();
