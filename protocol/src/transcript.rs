@@ -472,7 +472,11 @@ fn has_control(text: &str) -> bool {
 }
 
 fn summarise_content(report: &ContentReport) -> String {
-    let mut summary = format!("{} octets of content", report.octets);
+    // Built by hand: one a message on the session's thread, and `format!` costs several
+    // hundred instructions more.
+    let mut summary = String::with_capacity(48);
+    summary.push_str(itoa::Buffer::new().format(report.octets));
+    summary.push_str(" octets of content");
     if report.unstuffed_dots > 0 {
         let _ = write!(summary, ", {} dot-stuffed lines", report.unstuffed_dots);
     }

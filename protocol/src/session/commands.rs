@@ -529,7 +529,11 @@ impl<P: Policy> Session<P> {
             );
         }
         (
-            self.reply(250, (2, 1, 0), format!("Sender {reverse_path} OK")),
+            self.reply(
+                250,
+                (2, 1, 0),
+                quoting("Sender ", |out| reverse_path.write_to(out), " OK"),
+            ),
             Effect::Mail(Transaction {
                 reverse_path: reverse_path.clone(),
                 params: params.to_vec(),
@@ -577,7 +581,11 @@ impl<P: Policy> Session<P> {
             );
         }
         (
-            self.reply(250, (2, 1, 5), format!("Recipient {forward_path} OK")),
+            self.reply(
+                250,
+                (2, 1, 5),
+                quoting("Recipient ", |out| forward_path.write_to(out), " OK"),
+            ),
             Effect::Rcpt(Recipient {
                 forward_path: forward_path.clone(),
                 params: params.to_vec(),
@@ -737,6 +745,21 @@ impl<P: Policy> Session<P> {
 }
 
 /// The syntax line HELP gives for a verb (RFC 5321 §4.1.1 and the extensions' RFCs).
+/// `before`, a path as its Display form writes it, then `after`: the text of MAIL's and RCPT's
+/// 250, built without `format!`'s machinery (see `address.rs`).
+fn quoting(
+    before: &str,
+    write_path: impl FnOnce(&mut String) -> std::fmt::Result,
+    after: &str,
+) -> String {
+    let mut text = String::with_capacity(before.len() + 64 + after.len());
+    text.push_str(before);
+    // Writing into a String cannot fail.
+    let _ = write_path(&mut text);
+    text.push_str(after);
+    text
+}
+
 fn help_syntax(verb: Verb) -> &'static str {
     match verb {
         Verb::Ehlo => "EHLO <domain>",
