@@ -9,7 +9,9 @@
 //! (RFC 2920 §3.1: "by counting each separate response"), and each unit's state is the state
 //! after the replies to every earlier unit.
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::rc::Rc;
 
 use smtp_protocol::command::{Command, CommandError};
@@ -18,6 +20,8 @@ use smtp_protocol::extension::Extensions;
 use smtp_protocol::params::MailParam;
 use smtp_protocol::session::Transfer;
 use smtp_protocol::transcript::{unescape, CloseReason, Event, Transcript, TRUNCATION_MARK};
+
+use crate::session::core::EnvelopeAt;
 
 /// A reply (or raw octets) the server sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +95,14 @@ impl ReplyAssembler {
     /// The replies completed by this write's text.
     pub fn push(&mut self, entry: usize, at_us: u64, text: &str) -> Vec<ServerReply> {
         let mut replies = Vec::new();
-        for line in text.split("\r\n") {
+        for line in crlf_lines(text) {
             let bytes = line.as_bytes();
-            let code = (bytes.len() >= 3 && bytes[..3].iter().all(u8::is_ascii_digit))
-                .then(|| line[..3].parse::<u16>().ok())
-                .flatten();
+            let code = match bytes {
+                [a, b, c, ..] if [a, b, c].iter().all(|d| d.is_ascii_digit()) => {
+                    Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+                }
+                _ => None,
+            };
             let continued = code.is_some() && bytes.get(3) == Some(&b'-');
             let rest = match code {
                 Some(_) if bytes.len() > 3 => line[4..].to_owned(),
@@ -125,6 +132,29 @@ impl ReplyAssembler {
     pub fn flush(&mut self) -> Option<ServerReply> {
         self.current.take()
     }
+}
+
+/// `text.split("\r\n")`, found with a search for LF: the searcher `split` sets up for a
+/// two-octet pattern cost more than the short replies it splits (every reply of every
+/// session is split here).
+fn crlf_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let mut from = 0;
+        let bytes = current.as_bytes();
+        while let Some(lf) = bytes.get(from..).and_then(|b| memchr::memchr(b'\n', b)) {
+            let lf = from + lf;
+            if lf > 0 && bytes.get(lf - 1) == Some(&b'\r') {
+                // CR and LF are ASCII: both ends are character boundaries.
+                rest = current.get(lf + 1..);
+                return current.get(..lf - 1);
+            }
+            from = lf + 1;
+        }
+        rest = None;
+        Some(current)
+    })
 }
 
 /// What the client had said hello with, as the server accepted it.
@@ -246,7 +276,15 @@ pub struct CommandLine {
     pub parsed: Result<Command, CommandError>,
     /// The first word in upper case (also for lines that did not parse).
     pub verb: String,
+    /// A MAIL or RCPT line taken apart as written, on first use: a dozen checks read it.
+    pub(crate) envelope: OnceCell<Option<EnvelopeAt>>,
+    /// The ESMTP parameters of a MAIL or RCPT line as written, as positions in the line
+    /// (keyword, value), on first use: the parameter checks each read them.
+    pub(crate) raw_params: OnceCell<Option<RawParamsAt>>,
 }
+
+/// See [`CommandLine::raw_params`].
+pub(crate) type RawParamsAt = Vec<(Range<usize>, Option<Range<usize>>)>;
 
 /// A line sent during an AUTH exchange (a response, or `*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,6 +427,9 @@ pub struct SessionModel<'t> {
     pub omitted: u64,
     /// The state after the last unit and its reply.
     pub end: State,
+    /// Some command line is an AUTH: without one, the thirty AUTH and SASL checks need not
+    /// walk the units to find out.
+    pub(crate) auth_sent: bool,
 }
 
 /// The logical order of what happened, as pass 1 gathers it.
@@ -414,6 +455,7 @@ impl<'t> SessionModel<'t> {
             observations: Vec::new(),
             omitted: transcript.omitted(),
             end: State::default(),
+            auth_sent: false,
         };
         let steps = model.gather();
         model.replay(&steps);
@@ -476,12 +518,18 @@ impl<'t> SessionModel<'t> {
                                 .raw
                                 .split(|&b| b == b' ')
                                 .next()
-                                .map(|w| String::from_utf8_lossy(w).to_ascii_uppercase())
+                                .map(|w| match std::str::from_utf8(w) {
+                                    Ok(word) => word.to_ascii_uppercase(),
+                                    Err(_) => String::from_utf8_lossy(w).to_ascii_uppercase(),
+                                })
                                 .unwrap_or_default();
+                            self.auth_sent |= verb == "AUTH";
                             UnitKind::Command(CommandLine {
                                 parsed: Command::parse(&line.raw),
                                 line,
                                 verb,
+                                envelope: OnceCell::new(),
+                                raw_params: OnceCell::new(),
                             })
                         }
                     };
@@ -817,6 +865,30 @@ fn apply(state: &mut State, unit: &Unit) {
                 }
                 state.transaction = None;
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crlf_lines_splits_as_str_split_does() {
+        let texts = [
+            "",
+            "250 ok",
+            "250 ok\r\n",
+            "\r\n",
+            "\r\n\r\n",
+            "250-a\r\n250 b",
+            "250-a\n250 b\r250 c\r\n\n\r",
+            "\n\r\n\r",
+            "é\r\nü\r\n",
+            "\r\r\n\n\n",
+        ];
+        for text in texts {
+            let ours: Vec<&str> = super::crlf_lines(text).collect();
+            let std: Vec<&str> = text.split("\r\n").collect();
+            assert_eq!(ours, std, "{text:?}");
         }
     }
 }

@@ -229,6 +229,9 @@ impl<'m> Exchange<'m> {
 /// The AUTH commands of a session with their responses.
 pub(crate) fn exchanges<'m>(model: &'m SessionModel<'_>) -> Vec<Exchange<'m>> {
     let mut out: Vec<Exchange<'m>> = Vec::new();
+    if !model.auth_sent {
+        return out;
+    }
     for unit in &model.units {
         match &unit.kind {
             UnitKind::Command(c) if c.verb == "AUTH" => {

@@ -6,6 +6,7 @@
 //! parameters), so the line is taken apart here again: see [`Envelope`].
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use smtp_protocol::address::{is_valid_ehlo_domain, ForwardPath, ReversePath};
 use smtp_protocol::command::{Command, CommandError};
@@ -1203,10 +1204,13 @@ fn no_argument_findings(model: &SessionModel<'_>, verbs: &[&str]) -> (usize, Vec
     let mut seen = 0;
     for (unit, command) in model.commands() {
         let (verb, rest) = split_verb(&command.line.raw);
-        let verb = String::from_utf8_lossy(verb).to_ascii_uppercase();
-        if !verbs.contains(&verb.as_str()) {
+        // The verb is ASCII letters: compared without an upper-case copy of each line's.
+        let Some(verb) = verbs
+            .iter()
+            .find(|v| v.as_bytes().eq_ignore_ascii_case(verb))
+        else {
             continue;
-        }
+        };
         seen += 1;
         if rest.is_empty() {
             continue;
@@ -1270,12 +1274,79 @@ impl Envelope<'_> {
 
 fn envelope(unit: &Unit) -> Option<Envelope<'_>> {
     let command = unit.command()?;
-    let is_mail = match command.verb.as_str() {
-        "MAIL" => true,
-        "RCPT" => false,
-        _ => return None,
-    };
-    Some(parse_envelope(&command.line.raw, is_mail))
+    let raw = &command.line.raw;
+    let at = command.envelope.get_or_init(|| {
+        let is_mail = match command.verb.as_str() {
+            "MAIL" => true,
+            "RCPT" => false,
+            _ => return None,
+        };
+        Some(EnvelopeAt::of(raw, &parse_envelope(raw, is_mail)))
+    });
+    at.as_ref().map(|at| at.read(raw))
+}
+
+/// An [`Envelope`] kept in its unit as positions in the line: parsed once a unit instead of
+/// once for each of the dozen checks that read it (the session's judging spent more on
+/// parsing MAIL and RCPT lines again than on anything else).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EnvelopeAt {
+    is_mail: bool,
+    problems: Vec<&'static str>,
+    trailing_space: bool,
+    path: PathAt,
+    params: Vec<Range<usize>>,
+}
+
+/// [`PathForm`] as positions in the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathAt {
+    Unread,
+    Missing,
+    Bare(Range<usize>),
+    Bracketed(Range<usize>),
+    Unclosed,
+}
+
+impl EnvelopeAt {
+    fn of(raw: &[u8], e: &Envelope<'_>) -> EnvelopeAt {
+        // Every slice of an Envelope is a part of `raw`: its position is its address's
+        // distance from the line's start.
+        let at = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
+            start..start + part.len()
+        };
+        EnvelopeAt {
+            is_mail: e.is_mail,
+            problems: e.problems.clone(),
+            trailing_space: e.trailing_space,
+            path: match e.path {
+                PathForm::Unread => PathAt::Unread,
+                PathForm::Missing => PathAt::Missing,
+                PathForm::Bare(word) => PathAt::Bare(at(word)),
+                PathForm::Bracketed(path) => PathAt::Bracketed(at(path)),
+                PathForm::Unclosed => PathAt::Unclosed,
+            },
+            params: e.params.iter().map(|p| at(p)).collect(),
+        }
+    }
+
+    fn read<'a>(&self, raw: &'a [u8]) -> Envelope<'a> {
+        let part = |range: &Range<usize>| raw.get(range.clone()).unwrap_or(&[]);
+        Envelope {
+            is_mail: self.is_mail,
+            problems: self.problems.clone(),
+            trailing_space: self.trailing_space,
+            path: match &self.path {
+                PathAt::Unread => PathForm::Unread,
+                PathAt::Missing => PathForm::Missing,
+                PathAt::Bare(range) => PathForm::Bare(part(range)),
+                PathAt::Bracketed(range) => PathForm::Bracketed(part(range)),
+                PathAt::Unclosed => PathForm::Unclosed,
+            },
+            params: self.params.iter().map(part).collect(),
+        }
+    }
 }
 
 fn leading_spaces(bytes: &[u8]) -> usize {
@@ -1567,6 +1638,12 @@ fn path_limits(model: &SessionModel<'_>) -> Outcome {
         let PathForm::Bracketed(path) = e.path else {
             continue;
         };
+        seen += 1;
+        if path.len() <= 64 {
+            // Within every limit: neither the local part nor the domain can be longer than
+            // the path as written (unquoting only shortens it).
+            continue;
+        }
         let text = String::from_utf8_lossy(path);
         let mailbox = if e.is_mail {
             ReversePath::parse_prefix(&text)
@@ -1577,7 +1654,6 @@ fn path_limits(model: &SessionModel<'_>) -> Outcome {
                 .ok()
                 .and_then(|(p, _)| p.mailbox().cloned())
         };
-        seen += 1;
         let mut problems = Vec::new();
         if path.len() > 256 {
             problems.push(format!("a path of {} octets (limit 256)", path.len()));
@@ -2204,11 +2280,11 @@ fn rcpt_251_ok(model: &SessionModel<'_>) -> Outcome {
 fn after_enhanced_code(text: &str) -> &str {
     let text = text.trim_start();
     let (first, rest) = text.split_once(' ').unwrap_or((text, ""));
-    let parts: Vec<&str> = first.split('.').collect();
-    let enhanced = parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+    let mut parts = 0;
+    let enhanced = first.split('.').all(|p| {
+        parts += 1;
+        !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())
+    }) && parts == 3;
     if enhanced {
         rest
     } else {
@@ -2218,6 +2294,20 @@ fn after_enhanced_code(text: &str) -> &str {
 
 /// Words that say the opposite of a positive code, or of a negative one.
 const FAILURE_WORDS: [&str; 6] = ["error", "fail", "reject", "denied", "refused", "invalid"];
+
+/// Whether `text` holds one of [`FAILURE_WORDS`], in any case.
+fn has_failure_word(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).any(|at| {
+        // Only where a word can start: the words begin with d, e, f, i or r.
+        matches!(bytes[at] | 0x20, b'd' | b'e' | b'f' | b'i' | b'r')
+            && FAILURE_WORDS.iter().any(|word| {
+                bytes
+                    .get(at..at + word.len())
+                    .is_some_and(|here| here.eq_ignore_ascii_case(word.as_bytes()))
+            })
+    })
+}
 
 /// A reply whose text a client might act on instead of the code (RFC 5321 §4.2): empty,
 /// starting with digits, or saying the opposite of the code.
@@ -2231,10 +2321,12 @@ fn odd_text(unit: &Unit, reply: &ServerReply) -> bool {
         let text = after_enhanced_code(line).trim();
         text.is_empty() || text.starts_with(|c: char| c.is_ascii_digit())
     });
-    let text = reply.text().to_ascii_lowercase();
     let misleading = if reply.is_positive() {
-        FAILURE_WORDS.iter().any(|w| text.contains(w))
+        // Line by line, without a lower-case copy of the text: no word spans the space that
+        // joins two lines, and most replies are positive (this ran for every reply).
+        reply.lines.iter().any(|line| has_failure_word(line))
     } else {
+        let text = reply.text().to_ascii_lowercase();
         let first = after_enhanced_code(&text)
             .split(|c: char| !c.is_ascii_alphanumeric())
             .next()
@@ -2273,6 +2365,19 @@ fn is_continuation(line: &[u8]) -> bool {
     line.len() >= 4 && line.iter().take(3).all(u8::is_ascii_digit) && line.get(3) == Some(&b'-')
 }
 
+/// What follows the last CR LF of `text` (all of it without one): `rsplit("\r\n").next()`
+/// without the two-octet searcher, which cost more than the short replies it searched.
+fn last_crlf_line(text: &[u8]) -> &[u8] {
+    let mut end = text.len();
+    while let Some(lf) = memchr::memrchr(b'\n', text.get(..end).unwrap_or(&[])) {
+        if lf > 0 && text.get(lf - 1) == Some(&b'\r') {
+            return text.get(lf + 1..).unwrap_or(&[]);
+        }
+        end = lf;
+    }
+    text
+}
+
 /// Whether the server wrote a reply in pieces between two transcript entries: a write that
 /// ended with a continuation line.
 fn reply_written_in_pieces(entries: &[&Entry], from: usize, to: usize) -> bool {
@@ -2281,10 +2386,7 @@ fn reply_written_in_pieces(entries: &[&Entry], from: usize, to: usize) -> bool {
         .unwrap_or(&[])
         .iter()
         .any(|entry| match &entry.event {
-            Event::Server { text } => text
-                .rsplit("\r\n")
-                .next()
-                .is_some_and(|last| is_continuation(last.as_bytes())),
+            Event::Server { text } => is_continuation(last_crlf_line(text.as_bytes())),
             Event::ServerRaw { bytes } => {
                 let raw = unescape(bytes);
                 let raw = raw.strip_suffix(b"\r\n").unwrap_or(&raw);
@@ -2911,6 +3013,54 @@ mod tests {
     use crate::testing::*;
 
     const HELLO: &str = "S: 220 mx.example ESMTP\nC: EHLO client.example\nS: 250 mx.example\n";
+
+    #[test]
+    fn the_last_crlf_line_is_what_rsplit_gives() {
+        for text in [
+            "",
+            "250 a",
+            "250-a\r\n250 b",
+            "250-a\r\n",
+            "a\nb",
+            "a\r\nb\nc",
+            "\r\n\r\n",
+        ] {
+            let expected = text.rsplit("\r\n").next().unwrap_or_default();
+            assert_eq!(
+                super::last_crlf_line(text.as_bytes()),
+                expected.as_bytes(),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn failure_words_are_found_as_a_lower_case_copy_finds_them() {
+        let texts = [
+            "",
+            "OK",
+            "2.1.0 Sender <a@b> OK",
+            "Error",
+            "ERRORS ahead",
+            "no eRrOr",
+            "err or",
+            "failed",
+            "FAI",
+            "rejected, then REFUSED",
+            "Access DENIED",
+            "invalid",
+            "invali",
+            "Ünïcode déniéd",
+            "Ünïcode denied",
+            "\u{130}nvalid",
+            "défaillance fail",
+        ];
+        for text in texts {
+            let lower = text.to_ascii_lowercase();
+            let expected = super::FAILURE_WORDS.iter().any(|w| lower.contains(w));
+            assert_eq!(super::has_failure_word(text), expected, "{text:?}");
+        }
+    }
 
     /// A session from the greeting to EHLO with `extensions`, then `rest`.
     fn after_ehlo(extensions: &[&str], rest: &str) -> String {

@@ -5,6 +5,8 @@
 //! are here, with the helpers the submodules share. Every judge of these sections is listed
 //! in [`JUDGES`] below.
 
+use std::ops::Range;
+
 use super::{chunking, params, pipelining};
 use smtp_protocol::transcript::CloseReason;
 
@@ -380,10 +382,32 @@ pub(crate) fn split_envelope_line(raw: &[u8]) -> Option<(&[u8], Vec<RawParam<'_>
 
 /// The parameters of a MAIL or RCPT unit as written (empty for other units).
 pub(crate) fn raw_params(unit: &Unit) -> Vec<RawParam<'_>> {
-    unit.command()
-        .and_then(|c| split_envelope_line(&c.line.raw))
-        .map(|(_, params)| params)
-        .unwrap_or_default()
+    let Some(command) = unit.command() else {
+        return Vec::new();
+    };
+    let raw = &command.line.raw;
+    let split = command.raw_params.get_or_init(|| {
+        split_envelope_line(raw).map(|(_, params)| {
+            // Positions in the line, for the unit to keep (see `CommandLine::raw_params`).
+            let at = |part: &[u8]| {
+                let start = (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
+                start..start + part.len()
+            };
+            params
+                .iter()
+                .map(|p| (at(p.keyword), p.value.map(at)))
+                .collect()
+        })
+    });
+    let part = |range: &Range<usize>| raw.get(range.clone()).unwrap_or(&[]);
+    split
+        .iter()
+        .flatten()
+        .map(|(keyword, value)| RawParam {
+            keyword: part(keyword),
+            value: value.as_ref().map(part),
+        })
+        .collect()
 }
 
 /// The end of a `<...>` path: after its closing bracket (quoted strings skipped).
