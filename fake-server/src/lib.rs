@@ -84,6 +84,7 @@ pub mod report;
 pub mod runtime;
 pub mod scenario;
 pub mod server;
+pub mod text;
 pub mod tls;
 pub mod web;
 

@@ -831,13 +831,9 @@ async fn write_to_disk(
 /// `format!("{prefix}{serial:06X}")`, which cost the session's thread several hundred
 /// instructions more a message.
 fn queue_id(prefix: &str, serial: u64) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let width = (16 - serial.leading_zeros().min(63) as usize / 4).max(6);
-    let mut id = String::with_capacity(prefix.len() + width);
+    let mut id = String::with_capacity(prefix.len() + 16);
     id.push_str(prefix);
-    for shift in (0..width).rev() {
-        id.push(char::from(DIGITS[((serial >> (shift * 4)) & 0xF) as usize]));
-    }
+    crate::text::push_hex(&mut id, serial, 6, true);
     id
 }
 

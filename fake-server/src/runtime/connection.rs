@@ -132,8 +132,8 @@ pub async fn drive(
         Arc::clone(&play.session_config),
         policy,
         PeerInfo {
-            peer: peer.to_string(),
-            local: local.to_string(),
+            peer: crate::text::socket_addr(peer),
+            local: crate::text::socket_addr(local),
             tls,
             random: session_random(id),
             unix_time: started_at
@@ -457,7 +457,7 @@ fn session_random(id: u64) -> String {
         let mut hasher = std::hash::RandomState::new().build_hasher();
         hasher.write_u64(id);
         hasher.write_u64(part);
-        text.push_str(&format!("{:016x}", hasher.finish()));
+        crate::text::push_hex(&mut text, hasher.finish(), 16, false);
     }
     text
 }

@@ -328,7 +328,7 @@ impl<P: Policy> Session<P> {
             ),
             Command::Helo { domain } => (
                 // RFC 5321 §3.2: never the extended reply to HELO.
-                Reply::new(250, None, format!("{host} greets {domain}")),
+                Reply::new(250, None, [&**host, " greets ", &**domain].concat()),
                 Effect::Hello {
                     domain: domain.clone(),
                     esmtp: false,
@@ -383,7 +383,7 @@ impl<P: Policy> Session<P> {
                 Effect::None,
             ),
             Command::Quit => (
-                self.reply(221, (2, 0, 0), format!("{host} closing connection")),
+                self.reply(221, (2, 0, 0), [&**host, " closing connection"].concat()),
                 Effect::Quit,
             ),
             Command::StartTls => self.evaluate_starttls(),
@@ -398,7 +398,7 @@ impl<P: Policy> Session<P> {
 
     fn ehlo_reply(&self, domain: &str) -> Reply {
         let ext = &self.config.extensions;
-        let mut lines = vec![format!("{} greets {domain}", self.config.hostname)];
+        let mut lines = vec![[&*self.config.hostname, " greets ", domain].concat()];
         let mut offer = |on: bool, line: &str| {
             if on {
                 lines.push(line.to_owned());

@@ -306,10 +306,12 @@ impl<P: Policy> Session<P> {
         let default = Reply::new(
             220,
             None,
-            format!(
-                "{} {}",
-                session.config.hostname, session.config.greeting_text
-            ),
+            [
+                &*session.config.hostname,
+                " ",
+                &*session.config.greeting_text,
+            ]
+            .concat(),
         );
         let response = session.ask(&DecisionPoint::Greeting, default);
         match response.primary_code().map(|c| c.get()) {
