@@ -286,6 +286,13 @@ pub struct CommandLine {
 /// See [`CommandLine::raw_params`].
 pub(crate) type RawParamsAt = Vec<(Range<usize>, Option<Range<usize>>)>;
 
+/// Where `part`, a slice of `line`, lies in it: how the caches of [`CommandLine`] keep what a
+/// parse found without borrowing the line they sit beside.
+pub(crate) fn span_in(line: &[u8], part: &[u8]) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
+    start..start + part.len()
+}
+
 /// A line sent during an AUTH exchange (a response, or `*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SaslLine {

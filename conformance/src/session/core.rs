@@ -1310,12 +1310,8 @@ enum PathAt {
 
 impl EnvelopeAt {
     fn of(raw: &[u8], e: &Envelope<'_>) -> EnvelopeAt {
-        // Every slice of an Envelope is a part of `raw`: its position is its address's
-        // distance from the line's start.
-        let at = |part: &[u8]| {
-            let start = (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
-            start..start + part.len()
-        };
+        // Every slice of an Envelope is a part of `raw`.
+        let at = |part: &[u8]| crate::model::span_in(raw, part);
         EnvelopeAt {
             is_mail: e.is_mail,
             problems: e.problems.clone(),

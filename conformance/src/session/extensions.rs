@@ -389,10 +389,7 @@ pub(crate) fn raw_params(unit: &Unit) -> Vec<RawParam<'_>> {
     let split = command.raw_params.get_or_init(|| {
         split_envelope_line(raw).map(|(_, params)| {
             // Positions in the line, for the unit to keep (see `CommandLine::raw_params`).
-            let at = |part: &[u8]| {
-                let start = (part.as_ptr() as usize).saturating_sub(raw.as_ptr() as usize);
-                start..start + part.len()
-            };
+            let at = |part: &[u8]| crate::model::span_in(raw, part);
             params
                 .iter()
                 .map(|p| (at(p.keyword), p.value.map(at)))
