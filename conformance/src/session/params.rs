@@ -81,11 +81,8 @@ fn judge_param(
 /// The offset of the first octet above 127 in `range` of `content`.
 fn first_8bit(content: &[u8], range: std::ops::Range<usize>) -> Option<usize> {
     let start = range.start;
-    content
-        .get(range)?
-        .iter()
-        .position(|b| !b.is_ascii())
-        .map(|i| start + i)
+    // A vectorised ASCII test first (see `find_high`): nearly every header is ASCII.
+    crate::message::rfc5322::find_high(content.get(range)?).map(|i| start + i)
 }
 
 /// A few octets around `at`, for evidence.
