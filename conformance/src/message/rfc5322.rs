@@ -598,11 +598,9 @@ fn no_obsolete_syntax(model: &MessageModel<'_>) -> Outcome {
         // 32-octet blocks only pay off over longer runs.
         let header = entity
             .fields
-            .iter()
-            .map(|f| f.span.start)
-            .min()
-            .zip(entity.fields.iter().map(|f| f.span.end).max())
-            .and_then(|(start, end)| content.get(start..end))
+            .first()
+            .zip(entity.fields.last())
+            .and_then(|(first, last)| content.get(first.span.start..last.span.end))
             .unwrap_or_default();
         let controls = any_octet(header, is_obsolete_control);
         for field in &entity.fields {

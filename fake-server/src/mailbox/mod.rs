@@ -880,10 +880,8 @@ mod tests {
 
     #[test]
     fn queue_ids_are_the_prefix_and_at_least_six_hex_digits() {
-        let mut serials = vec![0, 1, 0xA, 0xFFFFFF, 0x1000000, u64::MAX, u64::MAX >> 1];
-        serials.extend((0..64).map(|bit| 1u64 << bit));
-        serials.extend((0..64).map(|bit| (1u64 << bit) - 1));
-        for serial in serials {
+        // The digits themselves are text::push_hex's (tested there).
+        for serial in [1, 0xFFFFFF, 0x1000000] {
             assert_eq!(
                 queue_id("6B0CF521", serial),
                 format!("6B0CF521{serial:06X}"),

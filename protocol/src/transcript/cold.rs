@@ -479,6 +479,10 @@ mod tests {
         };
         for (i, kind) in Lookalike::ALL.iter().enumerate() {
             assert_eq!(lookalike_index(*kind), i);
+            assert_eq!(
+                value_of(&Lookalike::ALL, code_of(&Lookalike::ALL, kind)),
+                Some(*kind)
+            );
         }
     }
 
