@@ -42,33 +42,46 @@ while b"\r\n\r\n" not in buffer:
     if not chunk:
         sys.exit("ws-subscriber: closed during the handshake")
     buffer += chunk
-head, buffer = buffer.split(b"\r\n\r\n", 1)
+head, rest = buffer.split(b"\r\n\r\n", 1)
 if not head.startswith(b"HTTP/1.1 101"):
     sys.exit(f"ws-subscriber: no upgrade: {head[:100]!r}")
 
+# Frames are read from one growing buffer with a read position: no octet is copied more
+# than once. (Slicing a bytes buffer per frame and concatenating per chunk copied the
+# buffer's remainder every time, quadratic in the server's gathered frames: about 1 us a
+# message of this process's CPU under row C's load, taken from the server's two CPUs.)
+buffer = bytearray(rest)
+position = 0
+COMPACT_AT = 1 << 20
+
 
 def need(n):
-    global buffer
-    while len(buffer) < n:
-        chunk = sock.recv(65536)
+    """Reads until `n` octets are there from `position`."""
+    global buffer, position
+    while len(buffer) - position < n:
+        chunk = sock.recv(1 << 20)
         if not chunk:
             stop()
         buffer += chunk
 
 
+NEW_EVENT = b'"Type":"new"'
 while True:
     need(2)
-    length = buffer[1] & 0x7F
+    length = buffer[position + 1] & 0x7F
     offset = 2
     if length == 126:
         need(4)
-        length = int.from_bytes(buffer[2:4], "big")
+        length = int.from_bytes(buffer[position + 2 : position + 4], "big")
         offset = 4
     elif length == 127:
         need(10)
-        length = int.from_bytes(buffer[2:10], "big")
+        length = int.from_bytes(buffer[position + 2 : position + 10], "big")
         offset = 10
     need(offset + length)
-    payload = buffer[offset : offset + length]
-    buffer = buffer[offset + length :]
-    new_events += payload.count(b'"Type":"new"')
+    start = position + offset
+    position = start + length
+    new_events += buffer.count(NEW_EVENT, start, position)
+    if position >= COMPACT_AT:
+        del buffer[:position]
+        position = 0
