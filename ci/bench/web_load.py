@@ -1,6 +1,8 @@
 """Fills the web sink with N messages of 10 KiB over SMTP (several sessions at once, many
 messages per session), waits until the API lists them all, then times list and search
-requests: REPS of each, each on a new connection, p50 and p95 in milliseconds.
+requests: REPS of each, each on a new connection, p50 and p95 in milliseconds. Last, one SMTP
+client's rate and reply times (1 KiB messages, one session) with the API idle, then while
+another client runs searches back to back: a long API request must not hold up SMTP replies.
 
 Usage: web_load.py SMTP_HOST:PORT HTTP_HOST:PORT N REPS"""
 
@@ -84,3 +86,41 @@ for label, path in queries:
     times.sort()
     p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
     print(f"{label:28} {statistics.median(times):8.1f} {p95:8.1f} {matches:8}")
+
+
+SMALL = "From: rate@example.com\r\nTo: user@example.org\r\nSubject: rate\r\n\r\n" + "x" * 1000 + "\r\n"
+
+
+def smtp_rate(label, seconds=3.0):
+    """One SMTP session sending for `seconds`: its rate and each message's time."""
+    times = []
+    with smtplib.SMTP(smtp_host, int(smtp_port)) as s:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            started = time.perf_counter()
+            s.sendmail("rate@example.com", ["user@example.org"], SMALL)
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(
+        f"{label:40} {len(times) / seconds:7.0f} msg/s  p50 {statistics.median(times):6.2f} ms"
+        f"  p99 {p99:6.2f} ms  max {times[-1]:6.1f} ms"
+    )
+
+
+searching = threading.Event()
+
+
+def search_loop():
+    while searching.is_set():
+        get("/api/v1/search?query=zzzznotthere")
+
+
+print()
+smtp_rate("one SMTP client, API idle")
+searching.set()
+searcher = threading.Thread(target=search_loop)
+searcher.start()
+smtp_rate("one SMTP client, searches back to back")
+searching.clear()
+searcher.join()

@@ -18,6 +18,8 @@ pub enum ServerError {
     TlsTask(String),
     #[error("cannot start the thread that judges and records sessions: {0}")]
     Thread(std::io::Error),
+    #[error("cannot start the web sink's thread: {0}")]
+    WebThread(std::io::Error),
 }
 
 /// [`crate::Server::wait_for_messages`] gave up.

@@ -404,16 +404,13 @@ impl ServerBuilder {
             listeners: switchable,
         });
         let web = match self.http {
-            Some(http) => {
-                crate::web::start(
-                    http,
-                    Arc::clone(&mailbox),
-                    Arc::clone(&chaos),
-                    Some(Arc::clone(&scenarios)),
-                    addresses.clone(),
-                )
-                .await?
-            }
+            Some(http) => crate::web::start(
+                http,
+                Arc::clone(&mailbox),
+                Arc::clone(&chaos),
+                Some(Arc::clone(&scenarios)),
+                addresses.clone(),
+            )?,
             None => None,
         };
         if let (Some(web), Some(events)) = (&web, &self.events) {

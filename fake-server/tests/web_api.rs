@@ -676,6 +676,35 @@ async fn the_events_websocket_announces_as_mailpit() {
 
 /// Messages dropped by retention are unlisted, and the WebSocket says so with one `prune`
 /// per gathered frame (as Mailpit announces its own pruning), never a `delete` each.
+/// The web sink runs on a thread of its own: it answers while the runtime the SMTP sessions
+/// run on (this test's) is blocked outright, so a long API request (a search over a large
+/// mailbox) never holds up an SMTP reply either (`ci/bench-web.sh` measures that: one SMTP
+/// client's rate while searches run).
+#[tokio::test]
+async fn the_web_sink_answers_while_the_sessions_runtime_is_blocked() {
+    let (server, http) = web_server(Server::builder()).await;
+    let asking = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(http)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let request =
+            format!("GET /api/v1/info HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes())?;
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).map(|_| answer)
+    });
+    // Blocks the runtime until the answer came (or the read timed out: the sink then ran on
+    // this runtime).
+    let answer = asking
+        .join()
+        .expect("the asking thread")
+        .expect("an answer while the sessions' runtime was blocked");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"Version\""), "{answer}");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn retention_unlists_the_oldest_and_announces_a_prune() {
     let (server, http) = web_server(Server::builder().max_messages(2)).await;

@@ -151,9 +151,6 @@ fn admit(stream: TcpStream, peer: SocketAddr, ctx: &Arc<ListenerContext>, limits
                 drop(guard);
                 drop(address_guard);
             };
-            if std::env::var_os("SIZE_PROBE").is_some() {
-                eprintln!("SIZEPROBE task={}", std::mem::size_of_val(&fut));
-            }
             tokio::spawn(fut);
         }
         Err(refusal) => {

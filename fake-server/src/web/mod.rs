@@ -30,7 +30,6 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::task::JoinHandle;
 
 use crate::error::ServerError;
 use crate::mailbox::Mailbox;
@@ -63,38 +62,113 @@ impl WebConfig {
     }
 }
 
-/// The running web sink; dropping it stops it.
+/// The running web sink, on a thread of its own; dropping it stops it (and waits for the
+/// thread, so that its port is free again when the drop returns).
+///
+/// Why a thread: the API's handlers run to completion once started, and a search or a list
+/// over a large mailbox takes tens of milliseconds (docs/benchmarks.md). On the SMTP
+/// sessions' thread every client waited that long for its next reply: one client sending
+/// 1 KiB messages went from 4,700 to 840 msg/s while a script searched 50,000 messages
+/// back to back (`sudo ci/bench-web.sh`'s stall row). The WebSocket's writes, the HTTP parsing
+/// and the UI's assets no longer take the sessions' thread either.
 #[derive(Debug)]
 pub struct WebHandle {
     pub address: SocketAddr,
     pub state: Arc<WebState>,
-    /// The HTTP server, the index feed and the event sender.
-    tasks: Vec<JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for WebHandle {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
 
-/// Binds the web sink's address, attaches its index to the mailbox and starts serving.
-/// `Ok(None)`: the address was optional and taken.
-pub async fn start(
+/// How long a stopping web sink waits for its blocking work (a file being read for a
+/// response) before its thread ends anyway.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds the web sink's address, attaches its index to the mailbox and starts serving it on
+/// its own thread. `Ok(None)`: the address was optional and taken.
+pub fn start(
     config: WebConfig,
     mailbox: Arc<Mailbox>,
     chaos: Arc<Chaos>,
     scenarios: Option<Arc<ScenarioSwitch>>,
     listeners: Vec<(String, SocketAddr)>,
 ) -> Result<Option<WebHandle>, ServerError> {
+    let (started_tx, started) = std::sync::mpsc::sync_channel(1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The thread owns its runtime from start to end: a runtime may not be dropped on an
+    // asynchronous caller's thread.
+    let thread = std::thread::Builder::new()
+        .name("web".to_owned())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("web-blocking")
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    let _ = started_tx.send(Err(ServerError::WebThread(error)));
+                    return;
+                }
+            };
+            let serving = {
+                let _entered = runtime.enter();
+                serve(config, mailbox, chaos, scenarios, listeners)
+            };
+            let running = matches!(serving, Ok(Some(_)));
+            let _ = started_tx.send(serving);
+            if running {
+                // Until the handle is dropped (or its sender with it).
+                let _ = runtime.block_on(stopped);
+            }
+            runtime.shutdown_timeout(STOP_WAIT);
+        })
+        .map_err(ServerError::WebThread)?;
+    // Binding and setting up take microseconds; the caller waits for the outcome.
+    let serving = started.recv().map_err(|_| {
+        ServerError::WebThread(std::io::Error::other(
+            "the web sink's thread ended before it started serving",
+        ))
+    });
+    match serving.and_then(|serving| serving) {
+        Ok(Some((address, state))) => Ok(Some(WebHandle {
+            address,
+            state,
+            stop: Some(stop),
+            thread: Some(thread),
+        })),
+        not_serving => {
+            let _ = thread.join();
+            not_serving.map(|_| None)
+        }
+    }
+}
+
+/// [`start`]'s work on the web sink's thread, its runtime entered: everything spawned here
+/// (the HTTP server, the event sender, the Maildir's indexer) runs on that runtime.
+fn serve(
+    config: WebConfig,
+    mailbox: Arc<Mailbox>,
+    chaos: Arc<Chaos>,
+    scenarios: Option<Arc<ScenarioSwitch>>,
+    listeners: Vec<(String, SocketAddr)>,
+) -> Result<Option<(SocketAddr, Arc<WebState>)>, ServerError> {
     let bind_error = |source| ServerError::Bind {
         listener: "http".to_owned(),
         address: config.address,
         source,
     };
-    let listener = match tokio::net::TcpListener::bind(config.address).await {
+    let listener = match bind(config.address) {
         Ok(listener) => listener,
         Err(error) if config.optional && error.kind() == std::io::ErrorKind::AddrInUse => {
             tracing::warn!(
@@ -115,7 +189,7 @@ pub async fn start(
         );
     }
     let state = WebState::new(mailbox, chaos, config.relay.clone(), scenarios, listeners);
-    let mut tasks = Vec::from(state.start_feed());
+    state.start_feed();
     let auth = config.auth.as_ref().map(|(user, password)| {
         use base64::Engine as _;
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -132,16 +206,25 @@ pub async fn start(
         .layer(axum::middleware::from_fn_with_state(auth, basic_auth))
         .with_state(Arc::clone(&state));
     tracing::info!(%address, "web sink: UI and API at http://{address}/");
-    tasks.push(tokio::spawn(async move {
+    tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the web sink stopped");
         }
-    }));
-    Ok(Some(WebHandle {
-        address,
-        state,
-        tasks,
-    }))
+    });
+    Ok(Some((address, state)))
+}
+
+/// A listening socket as `tokio::net::TcpListener::bind` makes one (address reuse, a backlog
+/// of 1024), registered with the runtime entered.
+fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
 }
 
 /// With `--http-auth`, every request needs the user name and password (HTTP Basic).

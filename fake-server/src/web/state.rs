@@ -184,11 +184,10 @@ impl WebState {
     }
 
     /// Starts feeding the index from the mailbox (after rebuilding it from the Maildir, with
-    /// `--store`). Returns once the feed is attached; the rebuild goes on in the background.
-    /// The two tasks (the rebuild, the WebSocket's sender) are returned for the web sink's
-    /// handle to stop.
-    pub fn start_feed(self: &Arc<Self>) -> [tokio::task::JoinHandle<()>; 2] {
-        let sender = tokio::spawn(send_events(Arc::clone(self)));
+    /// `--store`). Returns once the feed is attached; the rebuild and the WebSocket's sender
+    /// go on as tasks of the runtime entered (the web sink's: they end with it).
+    pub fn start_feed(self: &Arc<Self>) {
+        tokio::spawn(send_events(Arc::clone(self)));
         let maildir = self.mailbox.maildir().cloned();
         let (tx, rx) = mpsc::unbounded_channel();
         let feed = Arc::new(Feed {
@@ -199,7 +198,7 @@ impl WebState {
         self.mailbox
             .watch(Arc::clone(&feed) as Arc<dyn MailboxWatcher>);
         let state = Arc::clone(self);
-        let indexer = tokio::spawn(async move {
+        tokio::spawn(async move {
             let Some(maildir) = maildir else {
                 return;
             };
@@ -231,7 +230,6 @@ impl WebState {
             }
             *early = None;
         });
-        [sender, indexer]
     }
 }
 
