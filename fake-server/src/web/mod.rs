@@ -6,7 +6,7 @@
 //! - [`index`]: the list of messages (newest first, read state, tags), fed by [`state`];
 //! - [`entry`], [`mime`]: what is read from a message to list, search and show it;
 //! - [`search`]: Mailpit's query syntax;
-//! - [`mailpit`]: Mailpit's JSON shapes;
+//! - [`mailpit`]: Mailpit's JSON shapes; [`json`]: the `new` event's, written by hand;
 //! - [`api`]: the handlers; [`ui`]: the embedded UI and the message views;
 //! - [`restore`]: the index rebuilt from a Maildir at start;
 //! - [`relay`]: releasing a message to a real server.
@@ -14,6 +14,7 @@
 pub mod api;
 pub mod entry;
 pub mod index;
+pub mod json;
 pub mod mailpit;
 pub mod mime;
 pub mod openapi;

@@ -293,7 +293,7 @@ impl MailboxWatcher for Feed {
         }
         let entry = Entry::of(message);
         let frame = (self.subscribers.receiver_count() > 0)
-            .then(|| event_frame("new", &MessageSummary::of(&entry)));
+            .then(|| super::json::new_message_frame(&MessageSummary::of(&entry)));
         if let Some(early) = lock(&self.early).as_ref() {
             let _ = early.send(Arrival::Message(Box::new(entry), frame));
             return;
