@@ -23,6 +23,16 @@ pub fn push_hex(out: &mut String, value: u64, min_digits: usize, upper: bool) {
     }
 }
 
+/// Appends `value` in decimal, at least `width` digits (zeros in front), like `{:0width$}`.
+pub fn push_padded(out: &mut String, value: u64, width: usize) {
+    let mut number = itoa::Buffer::new();
+    let digits = number.format(value);
+    for _ in digits.len()..width {
+        out.push('0');
+    }
+    out.push_str(digits);
+}
+
 /// `addr.to_string()`: an IPv4 address and port written octet by octet (the common case on
 /// every connection); IPv6 through its Display.
 pub fn socket_addr(addr: SocketAddr) -> String {
@@ -64,6 +74,30 @@ mod tests {
                     _ => format!("{value:020X}"),
                 };
                 assert_eq!(ours, expected, "{value} {min} {upper}");
+            }
+        }
+    }
+
+    #[test]
+    fn padded_decimals_are_what_format_writes() {
+        for value in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            999,
+            1000,
+            9999,
+            10_000,
+            123_456,
+            u64::MAX,
+        ] {
+            for width in [0, 1, 2, 3, 4, 25] {
+                let mut ours = String::new();
+                push_padded(&mut ours, value, width);
+                assert_eq!(ours, format!("{value:0width$}"), "{value} in {width}");
             }
         }
     }

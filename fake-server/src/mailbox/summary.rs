@@ -84,12 +84,22 @@ pub fn summarise(raw: &[u8]) -> Summary {
 fn header_only(raw: &[u8]) -> Option<&[u8]> {
     let end = memchr::memmem::find(raw, b"\r\n\r\n")? + 4;
     let header = &raw[..end];
+    // Where `needle` ends, at each place it appears in any case. Candidates are found by
+    // their first letter (memchr): comparing a window at every octet cost some 7,000
+    // instructions a message (callgrind, ci/bench.sh row CJ).
     let positions = |needle: &'static [u8]| {
-        header
-            .windows(needle.len())
-            .enumerate()
-            .filter(move |(_, window)| window.eq_ignore_ascii_case(needle))
-            .map(move |(at, _)| at + needle.len())
+        let first = needle[0];
+        memchr::memchr2_iter(
+            first.to_ascii_lowercase(),
+            first.to_ascii_uppercase(),
+            header,
+        )
+        .filter(move |&at| {
+            header
+                .get(at..at + needle.len())
+                .is_some_and(|window| window.eq_ignore_ascii_case(needle))
+        })
+        .map(move |at| at + needle.len())
     };
     if positions(b"content-disposition").next().is_some() {
         return None;
@@ -153,6 +163,18 @@ Content-Disposition: attachment; filename=\"r.pdf\"\r\n\r\nxx\r\n";
         let raw = b"Content-Type: Text/Plain; charset=utf-8\r\nSubject: s\r\n\r\nbody\r\n";
         assert!(header_only(raw).is_some());
         assert_eq!(summarise(raw).subject.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn mime_fields_are_found_in_any_case_and_after_other_cs() {
+        let raw = b"From: cc@cc.example\r\nCONTENT-TYPE: image/png\r\n\r\nxx\r\n";
+        assert_eq!(header_only(raw), None);
+        let raw = b"Subject: ccontent-disposition\r\n\r\nxx\r\n";
+        assert_eq!(header_only(raw), None);
+        let raw = b"cONTENT-tYPE:text/plain\r\nX-C: cCcontent-type: text/html\r\n\r\nxx\r\n";
+        assert!(header_only(raw).is_some());
+        let raw = b"X-C: c content-typ\r\nContent-Type: application/x-c\r\n\r\nxx\r\n";
+        assert_eq!(header_only(raw), None);
     }
 
     #[test]
