@@ -131,6 +131,13 @@ impl StoredMessage {
         self.summary.get_or_init(|| summary::summarise(&self.raw))
     }
 
+    /// Gives the summary from a parse made for something else (the web sink's headline), so
+    /// that [`StoredMessage::summary`] need not parse the message again. Ignored when it is
+    /// already there.
+    pub fn offer_summary(&self, summary: Summary) {
+        let _ = self.summary.set(summary);
+    }
+
     /// The trace header prepended to the delivered copy (S-5321-TRACE). Built on demand: most
     /// messages of a test sink are never delivered anywhere.
     pub fn trace_header(&self) -> String {
@@ -633,8 +640,8 @@ impl Mailbox {
         Ok(stored)
     }
 
-    /// A stored message whose 250 has been sent: judges it, emits its event, tells the
-    /// watcher, wakes the waiters (who then see its check results), then says what storing it
+    /// A stored message whose 250 has been sent: judges it, tells the watcher, emits its
+    /// event, wakes the waiters (who then see its check results), then says what storing it
     /// dropped from memory. Called on the after-reply thread ([`crate::runtime::after_reply`]),
     /// in the order messages were stored.
     pub fn accepted(&self, stored: &Arc<StoredMessage>) {
@@ -659,11 +666,13 @@ impl Mailbox {
                 "message checks failed (docs/checks.md)"
             );
         }
-        if let Some(events) = &self.events {
-            events.emit(&ServerEvent::message(stored));
-        }
+        // The watcher (the web sink) first: it parses the message and offers the summary the
+        // event shows, and a client told of the message by the event finds it listed.
         if let Some(watcher) = self.watcher.get() {
             watcher.accepted(stored);
+        }
+        if let Some(events) = &self.events {
+            events.emit(&ServerEvent::message(stored));
         }
         let evicted = std::mem::take(&mut self.lock().unreported);
         self.report_eviction(evicted);
@@ -739,6 +748,12 @@ impl Mailbox {
                 octets: evicted.bytes as u64,
             });
         }
+    }
+
+    /// Whether each accepted message becomes an event (`--json`, or a library user's sink),
+    /// which shows the message's [`Summary`].
+    pub fn emits_events(&self) -> bool {
+        self.events.is_some()
     }
 
     /// The estimated memory the kept messages and session records use, with what the web

@@ -12,6 +12,7 @@ use mail_parser::{Address, HeaderName, Message, MessageParser, MimeHeaders};
 use super::mime::PartKind;
 use serde::Serialize;
 
+use crate::mailbox::summary::{self, Summary};
 use crate::mailbox::StoredMessage;
 
 /// A name and address, as Mailpit writes them (`{"Name": "", "Address": ""}`).
@@ -85,17 +86,50 @@ impl Headline {
     /// converts it octet by octet (about seven instructions an octet, the largest part of a
     /// small message's entry under ci/bench.sh row C's load, measured with callgrind).
     fn read_plain(raw: &[u8]) -> Option<Headline> {
+        Headline::read_plain_with(raw, |_| ())
+    }
+
+    /// [`Headline::read_plain`], handing the parsed header to `also` when it is used.
+    fn read_plain_with(raw: &[u8], also: impl FnOnce(&Message<'_>)) -> Option<Headline> {
         let header_end = memchr::memmem::find(raw, b"\r\n\r\n")? + 4;
         let (header, body) = raw.split_at(header_end);
         let message = headline_parser().parse(header)?;
         let text = plain_text_body(&message, body)?;
+        also(&message);
         Some(Headline::of(&message, text, 0, 0, ""))
     }
 
+    /// [`Headline::read`], and from the same parse the summary `--json`'s message event shows
+    /// ([`summary::summarise`]'s answer, for which the message was parsed a second time:
+    /// about 8,000 instructions a message under ci/bench.sh row CJ's load, callgrind).
+    pub fn read_with_summary(raw: &[u8]) -> (Headline, Summary) {
+        let mut shared = None;
+        let headline = Headline::read_plain_with(raw, |header| {
+            // The summary may come from the header alone only when `summarise` would read
+            // the header alone too.
+            if summary::header_only(raw).is_some() {
+                shared = Some(summary::of_message(header));
+            }
+        })
+        .unwrap_or_else(|| {
+            Headline::read_parsed_with(raw, |message| {
+                shared = Some(summary::of_message(message));
+            })
+        });
+        let summary = shared.unwrap_or_else(|| summary::summarise(raw));
+        (headline, summary)
+    }
+
     fn read_parsed(raw: &[u8]) -> Headline {
+        Headline::read_parsed_with(raw, |_| ())
+    }
+
+    /// [`Headline::read_parsed`], handing the parsed message to `also`.
+    fn read_parsed_with(raw: &[u8], also: impl FnOnce(&Message<'_>)) -> Headline {
         let Some(message) = headline_parser().parse(raw) else {
             return Headline::default();
         };
+        also(&message);
         let text = message
             .body_text(0)
             .or_else(|| {
@@ -378,6 +412,61 @@ impl Location {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Header lines and bodies that take every path of `read_with_summary`: a plain text
+    /// body read with the header alone, the same with a field that makes `summarise` parse
+    /// it all, HTML, multipart with attachments and inline parts, encoded words, no header.
+    const HEADER_LINES: &[&str] = &[
+        "From: Ann <ann@example.com>",
+        "From: =?UTF-8?B?5byg5LiJ?= <zhang@example.com>, b@example.org",
+        "To: bob@example.com, Cy <cy@example.com>",
+        "Cc: cc@example.net",
+        "Bcc: hidden@example.net",
+        "Reply-To: r@example.com",
+        "Subject: =?utf-8?q?caf=C3=A9?= menu",
+        "Subject: plain",
+        "Message-ID: <m1@example.com>",
+        "Date: Mon, 30 Nov 2026 10:00:00 +0000",
+        "X-Note: content-disposition mentioned",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Type: text/plain; charset=iso-8859-1",
+        "Content-Type: text/html",
+        "Content-Transfer-Encoding: quoted-printable",
+        "Content-Disposition: inline",
+        "Content-Type: multipart/mixed; boundary=\"b\"",
+        "MIME-Version: 1.0",
+    ];
+    const BODIES: &[&str] = &[
+        "hello\r\nworld\r\n",
+        "<p>Hi <b>there</b></p>\r\n",
+        "caf=C3=A9 =\r\nsoft\r\n",
+        "--b\r\nContent-Type: text/plain\r\n\r\nbody\r\n--b\r\nContent-Type: application/pdf\r\n\
+         Content-Disposition: attachment; filename=\"a.pdf\"\r\n\r\n%PDF\r\n--b\r\n\
+         Content-Type: image/png\r\nContent-ID: <i@x>\r\n\r\nPNG\r\n--b--\r\n",
+        "",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn one_parse_gives_the_headline_and_the_summary_two_parses_give(
+            lines in proptest::collection::vec(0..HEADER_LINES.len(), 0..7),
+            body in 0..BODIES.len(),
+            separator in proptest::bool::weighted(0.9),
+        ) {
+            let mut raw = String::new();
+            for line in lines {
+                raw.push_str(HEADER_LINES[line]);
+                raw.push_str("\r\n");
+            }
+            if separator {
+                raw.push_str("\r\n");
+            }
+            raw.push_str(BODIES[body]);
+            let (headline, summary) = Headline::read_with_summary(raw.as_bytes());
+            proptest::prop_assert_eq!(headline, Headline::read(raw.as_bytes()));
+            proptest::prop_assert_eq!(summary, summary::summarise(raw.as_bytes()));
+        }
+    }
 
     fn message(header: &str, body: &[u8]) -> Vec<u8> {
         let mut raw = format!(

@@ -42,8 +42,9 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// An entry for a message the server just accepted (parses its header and text).
-    pub fn of(message: &Arc<StoredMessage>) -> Entry {
+    /// An entry for a message the server just accepted (parses its header and text). With
+    /// `share_summary`, the same parse gives the message its summary (for its event).
+    pub fn of(message: &Arc<StoredMessage>, share_summary: bool) -> Entry {
         let checks = message.checks().map(|report| {
             let counts = report.counts();
             CheckCounts {
@@ -56,7 +57,13 @@ impl Entry {
             id: message.id.clone(),
             created: message.received_at,
             size: message.raw.len() as u64,
-            headline: Headline::read(&message.raw),
+            headline: if share_summary {
+                let (headline, summary) = Headline::read_with_summary(&message.raw);
+                message.offer_summary(summary);
+                headline
+            } else {
+                Headline::read(&message.raw)
+            },
             read: false,
             tags: Vec::new(),
             username: message.authenticated.clone().unwrap_or_default(),

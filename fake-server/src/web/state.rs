@@ -291,7 +291,12 @@ impl MailboxWatcher for Feed {
         if message.is_dropped() && message.raw_path.is_none() {
             return;
         }
-        let entry = Entry::of(message);
+        // With `--json`, the message's event shows its summary: read from the same parse.
+        let share_summary = self
+            .state
+            .upgrade()
+            .is_some_and(|state| state.mailbox.emits_events());
+        let entry = Entry::of(message, share_summary);
         let frame = (self.subscribers.receiver_count() > 0)
             .then(|| super::json::new_message_frame(&MessageSummary::of(&entry)));
         if let Some(early) = lock(&self.early).as_ref() {
