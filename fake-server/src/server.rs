@@ -568,7 +568,9 @@ async fn build_tls(setup: TlsSetup) -> Result<TlsContext, ServerError> {
 /// overflow costs a client a SYN retransmission: a second or more of delay.
 const LISTEN_BACKLOG: u32 = 4096;
 
-fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+/// A listening socket (address reuse, a deep backlog), registered with the runtime entered:
+/// the SMTP listeners' and the web sink's.
+pub(crate) fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if address.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {

@@ -169,7 +169,7 @@ fn serve(
         address: config.address,
         source,
     };
-    let listener = match bind(config.address) {
+    let listener = match crate::server::bind(config.address) {
         Ok(listener) => listener,
         Err(error) if config.optional && error.kind() == std::io::ErrorKind::AddrInUse => {
             tracing::warn!(
@@ -213,19 +213,6 @@ fn serve(
         }
     });
     Ok(Some((address, state)))
-}
-
-/// A listening socket as `tokio::net::TcpListener::bind` makes one (address reuse, a backlog
-/// of 1024), registered with the runtime entered.
-fn bind(address: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = if address.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    socket.listen(1024)
 }
 
 /// With `--http-auth`, every request needs the user name and password (HTTP Basic).
