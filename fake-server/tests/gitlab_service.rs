@@ -11,7 +11,6 @@ mod common;
 use common::repo_root;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
 /// The Containerfile's instructions, continuation lines joined.
@@ -52,11 +51,6 @@ fn instruction(keyword: &str) -> String {
 
 fn json_words(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not a JSON array ({e}): {text}"))
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
 }
 
 #[test]
@@ -130,21 +124,17 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
     let smtp_port = job_vars.get("SMTP_PORT").expect("SMTP_PORT").clone();
     assert!(env["FAKE_SMTP_SMTP"].ends_with(&format!(":{smtp_port}")));
 
-    // What only a container would give: ports of its own, a data folder.
-    let mapped = free_port();
-    env.insert("FAKE_SMTP_SMTP".into(), format!("127.0.0.1:{mapped}"));
-    env.insert(
-        "FAKE_SMTP_SUBMISSION".into(),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    env.insert(
-        "FAKE_SMTP_SMTPS".into(),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    env.insert(
-        "FAKE_SMTP_HTTP".into(),
-        format!("127.0.0.1:{}", free_port()),
-    );
+    // What only a container would give: ports of its own (any free ones: the SMTP listener's
+    // is read from the log; a port picked free beforehand may be taken by the time the
+    // server binds it), a data folder.
+    for variable in [
+        "FAKE_SMTP_SMTP",
+        "FAKE_SMTP_SUBMISSION",
+        "FAKE_SMTP_SMTPS",
+        "FAKE_SMTP_HTTP",
+    ] {
+        env.insert(variable.into(), "127.0.0.1:0".into());
+    }
     let data = std::env::temp_dir().join(format!("fake-smtp-image-{}", std::process::id()));
     env.insert("FAKE_SMTP_DATA_DIR".into(), data.display().to_string());
 
@@ -173,6 +163,11 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
         seen.push(line);
     }
 
+    let mapped: u16 = seen
+        .iter()
+        .find_map(|line| line.split("listener=\"smtp\" address=127.0.0.1:").nth(1))
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the SMTP listener's address in the log: {seen:?}"));
     let probe: Vec<String> = health[1..]
         .iter()
         .map(|word| word.replace(":1025", &format!(":{mapped}")))
@@ -181,7 +176,15 @@ fn the_image_listens_where_it_exposes_and_the_gitlab_service_recipe_works() {
         .args(&probe)
         .output()
         .expect("health");
-    assert!(healthy.status.success(), "health check: {healthy:?}");
+    if !healthy.status.success() {
+        let exited = server.try_wait().ok().flatten();
+        let log = match exited {
+            // It has gone: the rest of its log says why.
+            Some(_) => lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"),
+            None => String::from("(still running)"),
+        };
+        panic!("health check: {healthy:?}; server {exited:?}; log: {seen:?}\n{log}");
+    }
 
     for line in job["script"].as_sequence().expect("script") {
         let line = line.as_str().expect("a command");
