@@ -674,8 +674,6 @@ async fn the_events_websocket_announces_as_mailpit() {
     server.shutdown().await;
 }
 
-/// Messages dropped by retention are unlisted, and the WebSocket says so with one `prune`
-/// per gathered frame (as Mailpit announces its own pruning), never a `delete` each.
 /// The web sink runs on a thread of its own: it answers while the runtime the SMTP sessions
 /// run on (this test's) is blocked outright, so a long API request (a search over a large
 /// mailbox) never holds up an SMTP reply either (`ci/bench-web.sh` measures that: one SMTP
@@ -705,6 +703,8 @@ async fn the_web_sink_answers_while_the_sessions_runtime_is_blocked() {
     server.shutdown().await;
 }
 
+/// Messages dropped by retention are unlisted, and the WebSocket says so with one `prune`
+/// per gathered frame (as Mailpit announces its own pruning), never a `delete` each.
 #[tokio::test]
 async fn retention_unlists_the_oldest_and_announces_a_prune() {
     let (server, http) = web_server(Server::builder().max_messages(2)).await;

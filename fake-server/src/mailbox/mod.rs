@@ -134,7 +134,7 @@ impl StoredMessage {
     /// Gives the summary from a parse made for something else (the web sink's headline), so
     /// that [`StoredMessage::summary`] need not parse the message again. Ignored when it is
     /// already there.
-    pub fn offer_summary(&self, summary: Summary) {
+    pub(crate) fn offer_summary(&self, summary: Summary) {
         let _ = self.summary.set(summary);
     }
 
@@ -752,7 +752,7 @@ impl Mailbox {
 
     /// Whether each accepted message becomes an event (`--json`, or a library user's sink),
     /// which shows the message's [`Summary`].
-    pub fn emits_events(&self) -> bool {
+    pub(crate) fn emits_events(&self) -> bool {
         self.events.is_some()
     }
 

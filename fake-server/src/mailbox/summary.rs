@@ -52,7 +52,7 @@ pub fn summarise(raw: &[u8]) -> Summary {
 /// The summary of a parsed message: the whole message, or its header alone when
 /// [`header_only`] allows (the answer is then the same). The parser must have read at least
 /// Subject, From, To, Cc and the MIME fields (the web sink's, which shares its parse, does).
-pub fn of_message(message: &mail_parser::Message<'_>) -> Summary {
+pub(crate) fn of_message(message: &mail_parser::Message<'_>) -> Summary {
     let addresses = |address: Option<&mail_parser::Address<'_>>| -> Vec<String> {
         address
             .map(|a| {
@@ -88,7 +88,7 @@ pub fn of_message(message: &mail_parser::Message<'_>) -> Summary {
 /// The header section and the empty line after it, when the message is surely one text
 /// part, which is no attachment: no Content-Disposition, and no Content-Type or only
 /// `text/...` ones. `None` when the body must be parsed too (a guess that errs that way).
-pub fn header_only(raw: &[u8]) -> Option<&[u8]> {
+pub(crate) fn header_only(raw: &[u8]) -> Option<&[u8]> {
     let end = memchr::memmem::find(raw, b"\r\n\r\n")? + 4;
     let header = &raw[..end];
     // Where `needle` ends, at each place it appears in any case. Candidates are found by

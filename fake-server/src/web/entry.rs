@@ -102,7 +102,7 @@ impl Headline {
     /// [`Headline::read`], and from the same parse the summary `--json`'s message event shows
     /// ([`summary::summarise`]'s answer, for which the message was parsed a second time:
     /// about 8,000 instructions a message under ci/bench.sh row CJ's load, callgrind).
-    pub fn read_with_summary(raw: &[u8]) -> (Headline, Summary) {
+    pub(crate) fn read_with_summary(raw: &[u8]) -> (Headline, Summary) {
         let mut shared = None;
         let headline = Headline::read_plain_with(raw, |header| {
             // The summary may come from the header alone only when `summarise` would read

@@ -98,7 +98,7 @@ fn needs_escape(octet: u8) -> bool {
 /// `text` as a JSON string, escaped as serde_json escapes it: the short forms for `"`, `\`,
 /// backspace, form feed, line feed, carriage return and tab, `\u00xx` (lower-case hex) for
 /// the other control characters, everything else as it is.
-pub fn push_string(out: &mut String, text: &str) {
+fn push_string(out: &mut String, text: &str) {
     out.push('"');
     // No early exit: the compiler vectorises this fold; a string rarely needs escaping.
     let any = text

@@ -69,8 +69,8 @@ impl WebConfig {
 /// Why a thread: the API's handlers run to completion once started, and a search or a list
 /// over a large mailbox takes tens of milliseconds (docs/benchmarks.md). On the SMTP
 /// sessions' thread every client waited that long for its next reply: one client sending
-/// 1 KiB messages went from 4,700 to 840 msg/s while a script searched 50,000 messages
-/// back to back (`sudo ci/bench-web.sh`'s stall row). The WebSocket's writes, the HTTP parsing
+/// 1 KiB messages went from 2,792 to 14 msg/s while another searched 100,000 messages back
+/// to back (`sudo ci/bench-web.sh`'s last rows; now 2,813). The WebSocket's writes, the HTTP parsing
 /// and the UI's assets no longer take the sessions' thread either.
 #[derive(Debug)]
 pub struct WebHandle {
